@@ -1,0 +1,3 @@
+"""podpatterns: a Kubernetes operator for multi-container Pod patterns."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from podpatterns.cli import main
+
+sys.exit(main())
