@@ -1,0 +1,49 @@
+# podpatterns: `make test` and `make demo` set everything up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PODPATTERNS := $(PY) -m podpatterns
+PYTEST_ARGS ?=
+
+.PHONY: test unit demo crds bench lint cluster-up cluster-down clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+## test: everything, on the dev cluster (built on first use) or PODPATTERNS_TEST_KUBECONFIG
+test: $(VENV)/.installed
+	@if [ -z "$$PODPATTERNS_TEST_KUBECONFIG" ]; then $(PODPATTERNS) dev-cluster build; fi
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+## unit: the fast tests that need no cluster
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests -m "not cluster" $(PYTEST_ARGS)
+
+## demo: start the dev cluster (or use $$KUBECONFIG), run the operator, apply examples/
+demo: $(VENV)/.installed
+	$(PODPATTERNS) demo
+
+## crds: regenerate crds/ from the models
+crds: $(VENV)/.installed
+	$(PODPATTERNS) crd --output-dir crds
+
+## bench: podpatterns against kube-controller-manager on the dev cluster
+bench: $(VENV)/.installed
+	$(PY) -m bench $(BENCH_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check operator tests
+	$(VENV)/bin/mypy
+
+cluster-up: $(VENV)/.installed
+	$(PODPATTERNS) dev-cluster up
+
+cluster-down: $(VENV)/.installed
+	$(PODPATTERNS) dev-cluster down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
