@@ -57,6 +57,9 @@ def add_commands(commands: Any) -> None:
     up.add_argument("--worker-cpu", default="16", help="CPU of each kwok node (default 16)")
     up.add_argument("--worker-memory", default="64Gi", help="memory of each kwok node")
     up.add_argument("--worker-pods", type=int, default=110, help="Pods per kwok node (110)")
+    up.add_argument("--real-nodes", type=int, default=None, choices=(0, 1),
+                    help="real nodes (kubelet, containerd, runc): default 1 where this host "
+                    "can run one, else 0 with the reason")
     up.add_argument("--audit", action="store_true",
                     help="write the API server's audit log (Metadata level) to the state folder")
     up.add_argument("--kcm-qps", type=float, default=None,
@@ -110,6 +113,7 @@ def _up(args: argparse.Namespace) -> int:
         worker_cpu=args.worker_cpu,
         worker_memory=args.worker_memory,
         worker_pods=args.worker_pods,
+        real_nodes=args.real_nodes,
         audit=args.audit,
         controller_manager_qps=args.kcm_qps,
         controller_manager_burst=args.kcm_burst,
@@ -117,7 +121,7 @@ def _up(args: argparse.Namespace) -> int:
     cluster = DevCluster()
     try:
         status = cluster.up(options)
-    except (GoMissing, PortTaken, StepFailed, RuntimeError, TimeoutError) as error:
+    except (GoMissing, PortTaken, StepFailed, RuntimeError, TimeoutError, ValueError) as error:
         print(f"podpatterns dev-cluster up: {error}", file=sys.stderr)
         return 1
     print(cluster.describe(status))
@@ -126,10 +130,12 @@ def _up(args: argparse.Namespace) -> int:
 
 def _down(args: argparse.Namespace) -> int:
     cluster = DevCluster()
-    cluster.down()
+    leftovers = cluster.down()
     status = cluster.status()
     print(cluster.describe(status))
-    return 0 if status.down else 1
+    for item in leftovers:
+        print(f"  left behind: {item}", file=sys.stderr)
+    return 0 if status.down and not leftovers else 1
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from podpatterns.devcluster import binaries, kubeconfig, nodes, pki, versions
+from podpatterns.devcluster import binaries, host, images, kubeconfig, nodes, pki, versions
+from podpatterns.devcluster import realnode as real
 from podpatterns.devcluster.apiclient import ApiError, Client, wait_for
 from podpatterns.devcluster.paths import Layout
 from podpatterns.devcluster.processes import Spec, Supervisor, check_ports
@@ -34,12 +35,15 @@ KUBERNETES_SERVICE_IP = "10.96.0.1"
 # The address other nodes would reach the API server on. It is never bound on the host: the
 # API server listens on 127.0.0.1 only, and the real node (when present) relays this address
 # inside its own network namespace to that loopback port.
-ADVERTISE_ADDRESS = "10.217.0.2"
+ADVERTISE_ADDRESS = real.NODE_IP
 KWOK_POD_CIDR = "10.64.0.1/10"
 SERVER = f"https://127.0.0.1:{API_PORT}"
 
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-PROGRAMS = (*CONTROL_PLANE, "kubelet", "kube-proxy")
+# Stopped in reverse: the real node's parts before the control plane they talk to.
+PROGRAMS = (*CONTROL_PLANE, *real.PROGRAMS)
+EXECUTABLES = (*CONTROL_PLANE, "kubelet", "kube-proxy", "containerd", "socat",
+               "containerd-shim-runc-v2")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Options:
     worker_memory: str = "64Gi"
     worker_pods: int = 110
     gpus_per_node: int = 4
+    real_nodes: int | None = None  # None: one where this host can run it
     audit: bool = False
     controller_manager_qps: float | None = None
     controller_manager_burst: int | None = None
@@ -66,6 +71,7 @@ class Status:
     logs: Path
     options: Options | None
     nodes: list[tuple[str, bool]]
+    real_node_note: str | None = None
 
     @property
     def up(self) -> bool:
@@ -105,8 +111,12 @@ class DevCluster:
                 ]
             except (OSError, ApiError):
                 pass
-        return Status(running, self.layout.kubeconfig, self.layout.logs, self.saved_options(),
-                      found_nodes)
+        saved = self.saved_options()
+        note = None
+        if saved is not None and running.get("kube-apiserver") and not running.get("kubelet"):
+            note = host.why_no_real_node() or "started with --real-nodes 0"
+        return Status(running, self.layout.kubeconfig, self.layout.logs, saved, found_nodes,
+                      note)
 
     # -- up --------------------------------------------------------------------------
     def up(self, options: Options) -> Status:
@@ -119,6 +129,12 @@ class DevCluster:
         if not current.down:
             say("Restarting the dev cluster (it was partly running or had other options).")
             self.down()
+        real_nodes, why_not = self._real_nodes_wanted(options)
+        if why_not:
+            say(f"No real node: {why_not}.")
+        if real_nodes:
+            host.install(self.layout)
+            self._build_images()
         self._fresh_state()
         certs = pki.ensure(self.layout.pki, apiserver_ips=self._apiserver_ips(),
                            apiserver_names=self._apiserver_names())
@@ -145,6 +161,8 @@ class DevCluster:
                     self._wait(name, lambda p=probe: p.healthy("/healthz"), 60)
             with self._step(f"{options.workers + options.gpu_nodes} kwok nodes Ready"):
                 self._create_nodes(admin, options)
+            if real_nodes:
+                self._start_real_node(bins, certs, admin)
         except BaseException:
             say(f"Start-up failed; stopping what was started. Logs: {self.layout.logs}")
             self.down()
@@ -152,6 +170,52 @@ class DevCluster:
         say(f"The dev cluster is up in {time.monotonic() - started:.1f}s. "
             f"Use it with: eval \"$(podpatterns dev-cluster env)\"")
         return self.status()
+
+    def _real_nodes_wanted(self, options: Options) -> tuple[int, str | None]:
+        reason = host.why_no_real_node()
+        if options.real_nodes is None:
+            return (0, reason) if reason else (1, None)
+        if options.real_nodes > 1:
+            raise ValueError("--real-nodes: the dev cluster runs at most 1 real node (the "
+                             "API server relay and the Pod network are per host); use 0 or 1")
+        if options.real_nodes == 1 and reason:
+            raise RuntimeError(f"--real-nodes 1: {reason}")
+        return options.real_nodes, None
+
+    def _build_images(self) -> list[Path]:
+        return [images.build(image, self.layout) for image in images.standard_images()]
+
+    def real_node(self) -> real.RealNode:
+        return real.RealNode(self.layout)
+
+    def _start_real_node(self, bins: binaries.Binaries, certs: pki.ClusterPKI,
+                         admin: Client) -> None:
+        node = self.real_node()
+        with self._step(f"real node {real.NODE_NAME}: network namespace {node.netns}"):
+            node.create_network()
+            ca = pki.CertificateAuthority.load_or_create(certs.folder)
+            configs = node.write_config(certs, images.pause_ref(), ca)
+            specs = {s.name: s for s in node.specs(bins.kubernetes, configs)}
+        with self._step("containerd, and the locally built images"):
+            self.supervisor.start(specs["containerd"])
+            self._wait("containerd", lambda: node.containerd_socket.exists()
+                       and node.ctr("version", check=False).returncode == 0, 30)
+            for image, archive in zip(images.standard_images(), self._build_images(),
+                                      strict=True):
+                node.import_image(archive, image.ref)
+        with self._step(f"kubelet and kube-proxy; {real.NODE_NAME} Ready"):
+            for name in ("apiserver-relay-host", "apiserver-relay-node", "kubelet",
+                         "kube-proxy"):
+                self.supervisor.start(specs[name])
+
+            def ready() -> bool:
+                try:
+                    node_obj = admin.request("GET", f"/api/v1/nodes/{real.NODE_NAME}")
+                except ApiError:
+                    return False
+                return nodes.is_ready(node_obj)
+
+            self._wait("kubelet", ready, 90)
 
     @contextmanager
     def _step(self, title: str) -> Iterator[None]:
@@ -358,11 +422,26 @@ class DevCluster:
         self._wait("kwok", all_ready, 60)
 
     # -- down ------------------------------------------------------------------------
-    def down(self) -> list[int]:
-        """Stop everything in reverse order; also sweeps processes left by a crash."""
+    def down(self) -> list[str]:
+        """Stop everything, the real node's containers first; works after a crash too.
+
+        Order matters: the kubelet would restart containers, containers hold mounts and
+        network namespaces, and containerd's shims outlive containerd. Returns whatever could
+        not be removed (empty when the host is clean).
+        """
+        node = self.real_node()
+        self.supervisor.stop(["kubelet", "kube-proxy"])
+        node.kill_workloads()
         self.supervisor.stop(reversed(PROGRAMS))
-        strays = self.supervisor.sweep(PROGRAMS)
-        return strays
+        self.supervisor.sweep(EXECUTABLES, node.markers())
+        node.kill_workloads()
+        node.unmount_all()
+        node.destroy_network()
+        node.remove_state()
+        leftovers = node.leftovers()
+        leftovers += [f"process {pid}" for pid in
+                      self.supervisor.strays(EXECUTABLES, node.markers())]
+        return leftovers
 
     def env(self) -> str:
         return (
@@ -378,6 +457,8 @@ class DevCluster:
             if name in CONTROL_PLANE or pid:
                 state = f"running (pid {pid})" if pid else "stopped"
                 lines.append(f"  {name:<24} {state:<22} log: {self.supervisor.log_path(name)}")
+        if status.real_node_note:
+            lines.append(f"  real node: none ({status.real_node_note})")
         if status.nodes:
             ready = sum(1 for _, r in status.nodes if r)
             lines.append(f"  nodes: {ready}/{len(status.nodes)} Ready: "

@@ -115,24 +115,31 @@ class Supervisor:
             self._pidfile(name).unlink(missing_ok=True)
         _terminate(pids.values(), timeout)
 
-    def strays(self, names: Sequence[str]) -> list[int]:
-        """Processes of our own binaries still running without a pid file."""
+    def strays(self, names: Sequence[str], markers: Sequence[str] = ()) -> list[int]:
+        """Processes of ours still running without a pid file (after a crash, say).
+
+        Ours means: one of `names`, and either our own build of it or started with one of
+        our paths (`markers`) on its command line.
+        """
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             pid = int(entry.name)
             try:
-                exe = os.readlink(entry / "exe")
+                exe = os.readlink(entry / "exe").removesuffix(" (deleted)")
             except OSError:
                 continue
-            exe = exe.removesuffix(" (deleted)")
-            if exe.startswith(str(self.bin_root)) and Path(exe).name in names and alive(pid):
+            if Path(exe).name not in names or not alive(pid):
+                continue
+            cmdline = " ".join(_cmdline(pid))
+            if exe.startswith(str(self.bin_root)) or any(m in cmdline for m in markers):
                 found.append(pid)
         return found
 
-    def sweep(self, names: Sequence[str], timeout: float = 10.0) -> list[int]:
-        strays = self.strays(names)
+    def sweep(self, names: Sequence[str], markers: Sequence[str] = (),
+              timeout: float = 10.0) -> list[int]:
+        strays = self.strays(names, markers)
         _terminate(strays, timeout)
         return strays
 

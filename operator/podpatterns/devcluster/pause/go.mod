@@ -1,0 +1,3 @@
+module podpatterns.local/pause
+
+go 1.22
