@@ -360,7 +360,10 @@ class _Collector:
     def add(self, parts: Sequence[Part], reason: str, message: str) -> None:
         model = SidecarProfile if self.kind == "SidecarProfile" else PodPattern
         subject = _subject(parts, self.data, model)
-        self.found.append(FieldError(format_path(parts), reason, f"{subject}: {message}"))
+        error = FieldError(format_path(parts), reason, f"{subject}: {message}")
+        # One cause can surface twice (two containers of the same name share their mounts).
+        if error not in self.found:
+            self.found.append(error)
 
 
 def _check_name(pattern: PodPattern, errors: _Collector) -> None:
@@ -519,15 +522,15 @@ def _check_mounts(spec: PodPatternSpec, errors: _Collector) -> None:
 
 def _check_ports(spec: PodPatternSpec, errors: _Collector) -> None:
     # Containers of a Pod share one network namespace: a port can be bound only once.
-    claimed: dict[tuple[int, str], str] = {}
+    claimed: dict[tuple[int, str], tuple[str, list[Part]]] = {}
     for parts, entry, name in _entries(spec):
         names: set[str] = set()
         for position, port in enumerate(entry.ports or []):
             key = (port.container_port, port.protocol)
             where = [*parts, "ports", position]
             if key in claimed:
-                owner = claimed[key]
-                whom = "this container already" if owner == name else f"container {owner!r}"
+                owner, owner_parts = claimed[key]
+                whom = "this container" if owner_parts == parts else f"container {owner!r}"
                 errors.add(
                     [*where, "containerPort"],
                     "PortConflict",
@@ -535,7 +538,7 @@ def _check_ports(spec: PodPatternSpec, errors: _Collector) -> None:
                     "containers of a Pod share one network namespace: choose another port",
                 )
             else:
-                claimed[key] = name
+                claimed[key] = (name, parts)
             if port.name is not None:
                 if port.name in names:
                     errors.add(

@@ -137,22 +137,24 @@ def _quantity(value: Any) -> Any:
         raise ValueError("must be a quantity such as 500m, 2Gi or 1, not true/false")
     if isinstance(value, float):
         raise ValueError(
-            f"write fractional quantities as strings, for example '{value}' or "
-            f"'{int(value * 1000)}m'"
+            f"must be quoted when it is not a whole number: write '{value}' or "
+            f"'{round(value * 1000)}m'"
         )
     if isinstance(value, str) and not _QUANTITY.match(value):
-        raise ValueError(f"'{value}' is not a quantity; use a form such as 500m, 2Gi or 1")
+        raise ValueError(f"must be a quantity such as 500m, 2Gi or 1, not {value!r}")
     return value
 
 
 def _int_or_percent(value: Any) -> Any:
     if isinstance(value, bool | float):
-        raise ValueError("must be a whole number of Pods or a percentage such as 25%")
+        raise ValueError(
+            f"must be a whole number of Pods or a percentage such as 25%, not {value!r}"
+        )
     if isinstance(value, int) and value < 0:
-        raise ValueError("must not be negative")
+        raise ValueError(f"must not be negative, not {value}")
     if isinstance(value, str) and not _PERCENT.match(value):
         raise ValueError(
-            f"'{value}' is neither a number of Pods nor a percentage; use a value such as 1 or 25%"
+            f"must be a whole number of Pods or a percentage such as 25%, not {value!r}"
         )
     return value
 
