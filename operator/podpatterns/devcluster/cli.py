@@ -40,7 +40,8 @@ def add_commands(commands: Any) -> None:
         "build", help="build the binaries (once per version) without starting anything",
         description="Build kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, "
         "kubelet, kube-proxy, etcd and kwok from their pinned Go modules into the state "
-        "folder. Cached: a second run returns at once.",
+        "folder; where this host can run the real node, also install its Debian packages and "
+        "build its images. Cached: a second run returns at once.",
         epilog="Example:\n  podpatterns dev-cluster build",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -99,10 +100,12 @@ def _build(args: argparse.Namespace) -> int:
     cluster = DevCluster()
     try:
         built = binaries.ensure(cluster.layout)
+        why_not = cluster.prepare_real_node()
     except (GoMissing, StepFailed) as error:
         print(f"podpatterns dev-cluster build: {error}", file=sys.stderr)
         return 1
     print(f"binaries: {built.kubernetes}, {built.etcd}, {built.kwok}")
+    print(f"real node: {'ready to start' if why_not is None else 'none (' + why_not + ')'}")
     return 0
 
 

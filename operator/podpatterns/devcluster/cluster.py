@@ -133,8 +133,7 @@ class DevCluster:
         if why_not:
             say(f"No real node: {why_not}.")
         if real_nodes:
-            host.install(self.layout)
-            self._build_images()
+            self.prepare_real_node()
         self._fresh_state()
         certs = pki.ensure(self.layout.pki, apiserver_ips=self._apiserver_ips(),
                            apiserver_names=self._apiserver_names())
@@ -182,6 +181,14 @@ class DevCluster:
             raise RuntimeError(f"--real-nodes 1: {reason}")
         return options.real_nodes, None
 
+    def prepare_real_node(self) -> str | None:
+        """Install the real node's packages and build its images; the reason when it can't."""
+        why_not = host.why_no_real_node()
+        if why_not is None:
+            host.install(self.layout)
+            self._build_images()
+        return why_not
+
     def _build_images(self) -> list[Path]:
         return [images.build(image, self.layout) for image in images.standard_images()]
 
@@ -195,6 +202,7 @@ class DevCluster:
             node.create_network()
             ca = pki.CertificateAuthority.load_or_create(certs.folder)
             configs = node.write_config(certs, images.pause_ref(), ca)
+            node.share_kubelet_root()
             specs = {s.name: s for s in node.specs(bins.kubernetes, configs)}
         with self._step("containerd, and the locally built images"):
             self.supervisor.start(specs["containerd"])

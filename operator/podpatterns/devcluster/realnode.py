@@ -108,6 +108,21 @@ class RealNode:
         # nsenter rather than `ip netns exec`, which remounts /sys and hides the cgroups.
         return ("nsenter", f"--net={self.netns_path}")
 
+    def _private_mounts(self) -> tuple[str, ...]:
+        """Run containerd (and so its shims and containers) in a mount namespace of its own.
+
+        Propagation from the host is kept (containers need the volumes the kubelet mounts),
+        but nothing containerd mounts reaches the host: the Pods' network namespaces,
+        which containerd 1.6 always pins under /run/netns, land on a tmpfs private to it,
+        and container root filesystems too. They all vanish with the last of its
+        processes, even after a crash.
+        """
+        return (
+            "unshare", "--mount", "--propagation", "slave", "--",
+            "sh", "-c", 'mount -t tmpfs -o size=1m,mode=755 podpatterns-netns /run/netns '
+            '&& exec "$@"', "containerd-in-private-mounts",
+        )
+
     def ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["ctr", "--address", str(self.containerd_socket), "--namespace", "k8s.io", *args],
@@ -275,11 +290,23 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             "shutdownGracePeriod": "0s",
         }
 
+    def share_kubelet_root(self) -> None:
+        """Make the kubelet's folder a shared mount before containerd starts.
+
+        containerd runs in a mount namespace of its own (see `_private_mounts`); volumes the
+        kubelet mounts later (Secrets, projected tokens) reach it only through a shared mount.
+        """
+        self.kubelet_root.mkdir(parents=True, exist_ok=True)
+        root = str(self.kubelet_root)
+        if root not in _mountpoints():
+            subprocess.run(["mount", "--bind", root, root], check=True)
+        subprocess.run(["mount", "--make-rshared", root], check=True)
+
     def specs(self, kubernetes_bin: Path, configs: dict[str, Path]) -> list[Spec]:
         ns = self.in_netns()
         return [
             Spec("containerd", ("/usr/bin/containerd", f"--config={configs['containerd']}"),
-                 prefix=ns),
+                 prefix=(*ns, *self._private_mounts())),
             Spec("apiserver-relay-host", (
                 "/usr/bin/socat",
                 f"UNIX-LISTEN:{self.relay_socket},fork,unlink-early,mode=600",
