@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from podpatterns.devcluster import binaries
@@ -86,6 +87,22 @@ def add_commands(commands: Any) -> None:
     )
     status.set_defaults(handler=_status)
 
+    load = actions.add_parser(
+        "load-image", help="load an OCI image into the real node",
+        description="Import an image into the real node's containerd, where no registry is "
+        "reachable. SOURCE is an OCI archive (for example from `buildah push IMAGE "
+        "oci-archive:agent.tar`) or an OCI layout folder. Pods then use NAME with "
+        "imagePullPolicy IfNotPresent or Never. Images are imported again on every `up` "
+        "from a copy kept in the state folder.",
+        epilog="Example:\n  podpatterns dev-cluster load-image agent.tar "
+        "--name localhost/team/agent:1.2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    load.add_argument("source", type=Path, help="OCI archive or OCI layout folder")
+    load.add_argument("--name", required=True,
+                      help="full image reference, e.g. localhost/team/agent:1.2")
+    load.set_defaults(handler=_load_image)
+
     env = actions.add_parser(
         "env", help="print shell exports for KUBECONFIG and kubectl",
         description="Print `export` lines that point KUBECONFIG at the admin kubeconfig and "
@@ -146,6 +163,17 @@ def _status(args: argparse.Namespace) -> int:
     status = cluster.status()
     print(cluster.describe(status))
     return 0 if status.up else 3
+
+
+def _load_image(args: argparse.Namespace) -> int:
+    cluster = DevCluster()
+    try:
+        ref = cluster.load_image(args.source, args.name)
+    except (ValueError, RuntimeError, OSError) as error:
+        print(f"podpatterns dev-cluster load-image: {error}", file=sys.stderr)
+        return 1
+    print(f"loaded {ref} into {cluster.real_node_name()}")
+    return 0
 
 
 def _env(args: argparse.Namespace) -> int:
