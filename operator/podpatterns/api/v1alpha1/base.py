@@ -209,14 +209,8 @@ def crd_default(value: Any) -> dict[str, Any]:
     Defaults are otherwise left to the models. Use this only where a stored default pays
     for itself: printer columns and CEL rules can then rely on the field being present.
     """
+    # The schema converter turns this marker into `default` (see podpatterns.api.schema).
     return {"x-podpatterns-crd-default": value}
-
-
-def extras(*parts: dict[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for part in parts:
-        merged.update(part)
-    return merged
 
 
 class ObjectMeta(BaseModel):

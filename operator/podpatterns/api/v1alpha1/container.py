@@ -21,9 +21,7 @@ from podpatterns.api.v1alpha1.base import (
     Quantity,
     Rule,
     SpecModel,
-    StringMap,
     crd_default,
-    extras,
     has,
     list_atomic,
     list_map,
@@ -423,7 +421,5 @@ __all__ = [
     "ResourceRequirements",
     "SecurityContext",
     "Sidecar",
-    "StringMap",
     "VolumeMount",
-    "extras",
 ]

@@ -209,16 +209,6 @@ class VolumeBase(SpecModel):
         description="A path on the node. Only a SidecarProfile with allow.hostPath may use it.",
     )
 
-    def source(self) -> str:
-        """YAML name of the source that is set (validation guarantees exactly one)."""
-        for yaml_name, field in zip(SOURCES, _SOURCE_FIELDS, strict=True):
-            if getattr(self, field) is not None:
-                return yaml_name
-        return ""
-
-    def read_only_in(self, container: str) -> bool:
-        return container in self.read_only
-
     cel_rules: ClassVar[tuple[Rule, ...]] = (
         Rule(
             cel="[" + ", ".join(f"has(self.{source})" for source in SOURCES) + "].exists_one(s, s)",
