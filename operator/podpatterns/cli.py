@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     from podpatterns.devcluster import cli as devcluster_cli
 
     devcluster_cli.add_commands(commands)
-    for module in ("podpatterns.commands", "podpatterns.controller.cli"):
+    for module in ("podpatterns.commands", "podpatterns.controller.cli", "podpatterns.demo"):
         try:
             registered = importlib.import_module(module)
         except ModuleNotFoundError as missing:  # only while the package is being assembled
