@@ -130,23 +130,15 @@ class KubeApi:
         qps: float = 0,
         burst: int = 1,
     ) -> KubeApi:
-        """In-cluster credentials when running in a Pod, else the kubeconfig.
-
-        The configuration is built privately, not installed as the client's global
-        default, so nothing else in the process is affected.
-        """
-        config = kubernetes.client.Configuration()
-        try:
-            if kubeconfig is not None or context is not None:
-                raise kubernetes.config.ConfigException("explicit kubeconfig requested")
-            kubernetes.config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, context=context, client_configuration=config
-            )
+        config = load_configuration(kubeconfig=kubeconfig, context=context)
         # One connection per worker thread, so parallel creates do not queue for sockets.
         config.connection_pool_maxsize = max(pool_size, 1)
         return cls(ApiClient(config), timeout=timeout, limiter=RateLimiter(qps, burst))
+
+    @property
+    def configuration(self) -> kubernetes.client.Configuration:
+        config: kubernetes.client.Configuration = self.client.configuration
+        return config
 
     def close(self) -> None:
         self.client.close()  # type: ignore[no-untyped-call]
@@ -230,11 +222,12 @@ class KubeApi:
         return self.request("GET", pattern_path(namespace, name))
 
     def patch_pattern_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> Any:
+        """A JSON merge patch of status fields (None removes a field)."""
         return self.request(
             "PATCH",
             pattern_path(namespace, name) + "/status",
             query=[("fieldManager", FIELD_MANAGER)],
-            body=dict(patch),
+            body={"status": dict(patch)},
             content_type=MERGE_PATCH,
         )
 
@@ -251,6 +244,24 @@ class KubeApi:
 
     def create_event(self, namespace: str, event: Mapping[str, Any]) -> Any:
         return self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
+
+
+def load_configuration(
+    *, kubeconfig: str | None = None, context: str | None = None
+) -> kubernetes.client.Configuration:
+    """In-cluster credentials when running in a Pod (and no kubeconfig is asked for), else
+    the kubeconfig. Built privately: the client's global default stays untouched."""
+    config = kubernetes.client.Configuration()
+    if kubeconfig is None and context is None:
+        try:
+            kubernetes.config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
+            return config
+        except kubernetes.config.ConfigException:
+            pass
+    kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig, context=context, client_configuration=config
+    )
+    return config
 
 
 def pattern_path(namespace: str, name: str) -> str:

@@ -105,6 +105,7 @@ class _State:
     problem: Problem | None = None
     failures: int = 0
     rendered: tuple[int, Intent | Rejection] | None = None
+    rolling_to: str | None = None
 
     def expire(self, now: float) -> None:
         self.created = {k: v for k, v in self.created.items() if v[1] > now}
@@ -280,6 +281,10 @@ class Reconciler:
         reserved = set(foreign) | set(state.reserved)
         step = plan(desired, view, budget, now, reserved_names=reserved)
         rolling = any(pod.active and pod.template_hash != intent.template_hash for pod in view)
+        if rolling:
+            # Remembered until every Pod runs this template and is ready, however many
+            # reconciles (and states of the Progressing condition) that takes.
+            state.rolling_to = intent.template_hash
 
         verdict = state.verdicts.get(intent.template_hash)
         if verdict is not None and verdict[0] is not None:
@@ -567,9 +572,9 @@ class Reconciler:
                     "Normal", "SpecValid", "The spec is valid again; reconciling Pods", "Validate"
                 ),
             )
-        was_rolling = (_condition(previous, "Progressing") or {}).get("reason") == "RollingOut"
         done = (_condition(status, "Progressing") or {}).get("status") == "False"
-        if was_rolling and done:
+        if done and state.rolling_to == intent.template_hash:
+            state.rolling_to = None
             self._post(
                 body,
                 Event(

@@ -1,0 +1,287 @@
+"""The Kopf side: settings, watches, indexes. Handlers only hand keys to the work queue.
+
+Which Kopf handler kinds write to the watched objects, and why none of them is used:
+
+- `on.create` / `on.update` / `on.resume` keep a diff base (the last handled spec) in an
+  annotation and write it after every change, and record handler progress (retries,
+  backoff "touch" annotations) while a handler fails;
+- daemons and timers need a finalizer on the object, added and removed with a write each;
+- `on.delete` needs a finalizer too.
+
+`on.event` and `index` handlers write nothing: Kopf only reads the watch stream. So every
+trigger is an `on.event` (PodPattern created, changed, listed on start-up, deleted; an owned
+Pod changed) that kicks the PodPattern's key, and the reconcile reads the indexes. Retries
+are the work queue's, in memory. Ownership by garbage collection needs no finalizer.
+Together with standalone mode (no peering heartbeats) and Kopf's own Event posting turned
+off, the operator writes nothing while nothing changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import kopf
+
+from podpatterns.controller.events import EventRecorder
+from podpatterns.controller.kube import GROUP, PLURAL, VERSION, KubeApi
+from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod
+from podpatterns.controller.reconciler import Key, Reconciler, executor_runner
+from podpatterns.controller.workqueue import WorkQueue
+
+STORAGE_PREFIX = "podpatterns.dev"
+READY_LINE = "podpatterns operator started"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    namespaces: tuple[str, ...] = ()
+    """Empty: all namespaces."""
+    peering: str | None = None
+    """None: standalone. Otherwise the KopfPeering object to coordinate through."""
+    priority: int = 0
+    workers: int = 16
+    """Threads for blocking API calls, and connections in the client's pool."""
+    qps: float = 0.0
+    burst: int = 1
+    request_timeout: float = 30.0
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+@dataclasses.dataclass
+class Controller:
+    """Everything the handlers share, kept in Kopf's memo."""
+
+    api: KubeApi
+    reconciler: Reconciler
+    queue: WorkQueue[Key]
+    server_version: tuple[int, int]
+
+
+class IndexCache:
+    """The reconciler's view of the cluster, read from Kopf's indexes."""
+
+    def __init__(self, patterns: Mapping[Key, Iterable[Any]], pods: Mapping[Key, Iterable[Any]]):
+        self._patterns = patterns
+        self._pods = pods
+
+    def pattern(self, key: Key) -> Mapping[str, Any] | None:
+        for body in self._patterns.get(key, ()):
+            return dict(body)
+        return None
+
+    def pods(self, key: Key) -> list[ObservedPod]:
+        return list(self._pods.get(key, ()))
+
+
+# --- indexes -------------------------------------------------------------------------------
+
+
+def pattern_pods(
+    *, body: kopf.Body, namespace: str | None, labels: Mapping[str, str], **_: Any
+) -> dict[Key, ObservedPod]:
+    return {(namespace or "", labels[PATTERN_LABEL]): ObservedPod.from_raw(body)}
+
+
+def pattern_bodies(
+    *, body: kopf.Body, namespace: str | None, name: str, **_: Any
+) -> dict[Key, Any]:
+    metadata = dict(body.get("metadata") or {})
+    metadata.pop("managedFields", None)  # often the largest part, never read
+    return {
+        (namespace or "", name): {
+            "apiVersion": body.get("apiVersion"),
+            "kind": body.get("kind"),
+            "metadata": metadata,
+            "spec": body.get("spec"),
+            "status": body.get("status"),
+        }
+    }
+
+
+# --- triggers ------------------------------------------------------------------------------
+
+
+async def pattern_event(*, namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+    controller: Controller = memo.controller
+    controller.queue.kick((namespace or "", name))
+
+
+async def pod_event(
+    *,
+    type: str,
+    namespace: str | None,
+    name: str,
+    labels: Mapping[str, str],
+    memo: Any,
+    **_: Any,
+) -> None:
+    controller: Controller = memo.controller
+    key = (namespace or "", labels[PATTERN_LABEL])
+    if type == "DELETED":
+        controller.reconciler.pod_deleted(key, name)
+    controller.queue.kick(key)
+
+
+# --- lifecycle -----------------------------------------------------------------------------
+
+
+async def startup(
+    *,
+    settings: kopf.OperatorSettings,
+    memo: Any,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **kwargs: Any,
+) -> None:
+    options: RunOptions = memo.options
+    # Kopf passes every index to every handler as a keyword argument named after it.
+    pods_index: Mapping[Key, Iterable[Any]] = kwargs["pattern_pods"]
+    patterns_index: Mapping[Key, Iterable[Any]] = kwargs["pattern_bodies"]
+
+    # Kopf's bookkeeping, should any handler kind that needs it ever be added, goes into
+    # annotations under our own prefix, never into status (which is ours and schema-pruned).
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=STORAGE_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=STORAGE_PREFIX, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{STORAGE_PREFIX}/kopf-finalizer"
+
+    # The operator posts its own Events (see events.py); Kopf's would be one per handler
+    # run, from a component named "kopf".
+    settings.posting.enabled = False
+    settings.posting.level = logging.WARNING
+
+    # Long watches with a client-side deadline: a connection that silently stalls (NAT,
+    # load balancers) is noticed and re-established instead of starving the operator.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = options.request_timeout
+    settings.networking.connect_timeout = 10
+    # Only Pods with the pattern label are streamed to us at all: on a cluster with many
+    # other Pods, the API server filters instead of us.
+    settings.watching.label_selectors["v1", "pods"] = PATTERN_LABEL
+
+    settings.peering.standalone = options.peering is None
+    if options.peering is not None:
+        settings.peering.name = options.peering
+        settings.peering.mandatory = True
+        settings.peering.priority = options.priority
+    settings.execution.max_workers = options.workers
+
+    api = await asyncio.to_thread(
+        functools.partial(
+            KubeApi.connect,
+            kubeconfig=options.kubeconfig,
+            context=options.context,
+            pool_size=options.workers,
+            timeout=options.request_timeout,
+            qps=options.qps,
+            burst=options.burst,
+        )
+    )
+    run = executor_runner(settings.execution.executor)
+    server_version = await run(api.server_version)
+
+    from podpatterns.controller.spec import interpret
+
+    reconciler = Reconciler(
+        api=api,
+        cache=IndexCache(patterns_index, pods_index),
+        interpret=functools.partial(interpret, server_version=server_version),
+        run=run,
+        recorder=EventRecorder(),
+        create_parallelism=options.workers,
+    )
+    memo.controller = Controller(
+        api=api,
+        reconciler=reconciler,
+        queue=WorkQueue(reconciler.reconcile),
+        server_version=server_version,
+    )
+    scope = (
+        f"namespaces {', '.join(options.namespaces)}" if options.namespaces else "all namespaces"
+    )
+    mode = "standalone" if options.peering is None else f"peering {options.peering}"
+    logger.info(
+        "%s: Kubernetes %d.%d, watching PodPatterns in %s (%s, %d workers)",
+        READY_LINE,
+        server_version[0],
+        server_version[1],
+        scope,
+        mode,
+        options.workers,
+    )
+
+
+def login(*, memo: Any, **_: Any) -> kopf.ConnectionInfo:
+    """Kopf's watches use the very credentials of our own client (same kubeconfig and
+    context, or the service account), read afresh on every re-login so rotated tokens
+    are picked up."""
+    controller: Controller = memo.controller
+    config = controller.api.configuration
+    header = config.get_api_key_with_prefix("BearerToken") or config.get_api_key_with_prefix(
+        "authorization"
+    )
+    scheme, token = None, None
+    if header:
+        parts = str(header).split(" ", 1)
+        scheme, token = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+    return kopf.ConnectionInfo(
+        server=config.host,
+        ca_path=config.ssl_ca_cert,
+        insecure=not config.verify_ssl,
+        username=config.username or None,
+        password=config.password or None,
+        scheme=scheme,
+        token=token,
+        certificate_path=config.cert_file,
+        private_key_path=config.key_file,
+    )
+
+
+async def cleanup(*, memo: Any, **_: Any) -> None:
+    controller: Controller | None = getattr(memo, "controller", None)
+    if controller is None:
+        return
+    await controller.queue.close()
+    await controller.reconciler.drain_events()
+    controller.api.close()
+
+
+def build_registry() -> kopf.OperatorRegistry:
+    """A registry of its own, so importing this module registers nothing globally."""
+    registry = kopf.OperatorRegistry()
+    kopf.on.startup(registry=registry)(startup)
+    kopf.on.login(registry=registry)(login)
+    kopf.on.cleanup(registry=registry)(cleanup)
+    kopf.index(
+        "v1", "pods", labels={PATTERN_LABEL: kopf.PRESENT}, id="pattern_pods", registry=registry
+    )(pattern_pods)
+    kopf.index(GROUP, VERSION, PLURAL, id="pattern_bodies", registry=registry)(pattern_bodies)
+    kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)(pattern_event)
+    kopf.on.event("v1", "pods", labels={PATTERN_LABEL: kopf.PRESENT}, registry=registry)(pod_event)
+    return registry
+
+
+def run(options: RunOptions, *, verbose: bool = False, liveness: str | None = None) -> None:
+    kopf.configure(debug=verbose, verbose=verbose)
+    if not verbose:
+        # Kopf reports every handler call at INFO ("Handler 'pod_event' succeeded"), one line
+        # per watch event; the operator's own log says what it did.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    # The client's connection pool warns on every burst larger than the pool; the pool is
+    # sized to the workers on purpose, so the warning says nothing.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+    kopf.run(
+        registry=build_registry(),
+        clusterwide=not options.namespaces,
+        namespaces=list(options.namespaces),
+        memo=kopf.Memo(options=options),
+        liveness_endpoint=liveness,
+    )

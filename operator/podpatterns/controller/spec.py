@@ -1,0 +1,72 @@
+"""From a PodPattern body to what the reconciler needs: validated, rendered, or refused.
+
+This is the only controller module that knows the API models and the renderer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from podpatterns.api.validation import FieldError, InvalidPattern, validate
+from podpatterns.controller.intent import Intent, Rejection
+from podpatterns.controller.pods import PATTERN_LABEL
+from podpatterns.render import RenderError, render_pod, render_pod_template, selector_string
+
+MAX_LISTED_ERRORS = 10
+
+
+def interpret(body: Mapping[str, Any], *, server_version: tuple[int, int]) -> Intent | Rejection:
+    meta = body.get("metadata") or {}
+    fallback_selector = f"{PATTERN_LABEL}={meta.get('name')}"
+    # Status is ours, not the user's: a spec is judged on its own, whatever status holds.
+    spec_only = {key: value for key, value in body.items() if key != "status"}
+    try:
+        pattern = validate(spec_only)
+    except InvalidPattern as invalid:
+        errors = invalid.errors or [FieldError("spec", "InvalidSpec", str(invalid))]
+        return Rejection(
+            reason=errors[0].reason,
+            message=describe_errors(errors),
+            selector=fallback_selector,
+        )
+    try:
+        template = render_pod_template(pattern, server_version=server_version)
+    except RenderError as failure:
+        return Rejection(
+            reason=failure.error.reason,
+            message=describe_errors([failure.error]),
+            selector=fallback_selector,
+            replicas=pattern.spec.workload.replicas,
+        )
+    except (ValueError, KeyError, TypeError) as failure:
+        return Rejection(
+            reason="RenderFailed",
+            message=f"spec: the Pod template cannot be rendered: {failure}. "
+            "Running Pods are left as they are until the spec is fixed.",
+            selector=fallback_selector,
+            replicas=pattern.spec.workload.replicas,
+        )
+    workload = pattern.spec.workload
+
+    def pod_for(name: str) -> dict[str, Any]:
+        return render_pod(pattern, template, name)
+
+    return Intent(
+        kind=workload.kind,
+        replicas=workload.replicas,
+        template_hash=template.hash,
+        max_surge=workload.rollout.max_surge,
+        max_unavailable=workload.rollout.max_unavailable,
+        sidecars=tuple(sidecar.name for sidecar in pattern.spec.sidecars),
+        sidecar_mode=template.sidecar_mode,
+        selector=selector_string(pattern),
+        pod_for=pod_for,
+    )
+
+
+def describe_errors(errors: Sequence[FieldError]) -> str:
+    shown = "; ".join(str(error) for error in errors[:MAX_LISTED_ERRORS])
+    if len(errors) > MAX_LISTED_ERRORS:
+        shown += f"; and {len(errors) - MAX_LISTED_ERRORS} more"
+    return f"{shown}. Running Pods are left as they are until the spec is fixed."

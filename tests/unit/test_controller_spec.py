@@ -1,0 +1,80 @@
+"""From a PodPattern body to the reconciler's Intent or Rejection, with the real models."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from podpatterns import render
+from podpatterns.controller import pods as observed
+from podpatterns.controller.handlers import build_registry
+from podpatterns.controller.intent import Intent, Rejection
+from podpatterns.controller.spec import interpret
+
+BODY: dict[str, Any] = {
+    "apiVersion": "podpatterns.dev/v1alpha1",
+    "kind": "PodPattern",
+    "metadata": {"name": "web", "namespace": "shop", "uid": "pp-uid", "generation": 3},
+    "spec": {
+        "workload": {"replicas": 2, "rollout": {"maxSurge": 1, "maxUnavailable": "50%"}},
+        "main": {"name": "app", "image": "nginx:1.27"},
+        "sidecars": [{"name": "helper", "image": "busybox:1.36", "command": ["sleep", "1d"]}],
+    },
+}
+
+
+def test_a_valid_spec_becomes_an_intent_that_renders_owned_pods() -> None:
+    result = interpret(BODY, server_version=(1, 37))
+    assert isinstance(result, Intent)
+    assert (result.kind, result.replicas, result.max_surge, result.max_unavailable) == (
+        "Pod",
+        2,
+        1,
+        "50%",
+    )
+    assert result.sidecars == ("helper",)
+    assert result.sidecar_mode == "Native"
+    assert result.selector == "podpatterns.dev/pattern=web"
+    pod = result.pod_for("web-x-0")
+    assert pod["metadata"]["name"] == "web-x-0"
+    assert pod["metadata"]["labels"][observed.HASH_LABEL] == result.template_hash
+    (owner,) = pod["metadata"]["ownerReferences"]
+    assert (owner["uid"], owner["controller"]) == ("pp-uid", True)
+
+
+def test_an_old_server_gets_legacy_sidecars() -> None:
+    result = interpret(BODY, server_version=(1, 28))
+    assert isinstance(result, Intent) and result.sidecar_mode == "Legacy"
+
+
+def test_a_semantic_error_is_a_rejection_with_the_field_path() -> None:
+    body = copy.deepcopy(BODY)
+    body["spec"]["sidecars"][0]["name"] = "app"
+    result = interpret(body, server_version=(1, 37))
+    assert isinstance(result, Rejection)
+    assert "spec.sidecars[0].name" in result.message
+    assert result.message.endswith("Running Pods are left as they are until the spec is fixed.")
+    assert result.selector == "podpatterns.dev/pattern=web"
+
+
+def test_status_never_makes_a_spec_invalid() -> None:
+    body = copy.deepcopy(BODY)
+    body["status"] = {"phase": "SomethingOdd", "conditions": "not a list"}
+    assert isinstance(interpret(body, server_version=(1, 37)), Intent)
+
+
+def test_the_controller_reads_the_labels_the_renderer_writes() -> None:
+    assert observed.PATTERN_LABEL == render.PATTERN_LABEL
+    assert observed.HASH_LABEL == render.HASH_LABEL
+
+
+def test_the_registry_watches_without_change_handlers() -> None:
+    registry = build_registry()
+    # No on.create/update/resume/delete, daemons or timers: those write to the objects.
+    assert registry._changing.get_all_handlers() == []
+    assert registry._spawning.get_all_handlers() == []
+    assert len(registry._watching.get_all_handlers()) == 2
+    assert {h.id for h in registry._indexing.get_all_handlers()} == {
+        "pattern_pods",
+        "pattern_bodies",
+    }
