@@ -501,3 +501,13 @@ def test_an_unconfirmed_create_is_disbelieved_after_a_while(world: World) -> Non
     world.clock[0] += delay
     reconcile(reconciler)
     assert world.server.live() == ["web-h1-0", "web-h1-1", "web-h1-2"]
+
+
+def test_a_terminating_namespace_is_not_reported_as_a_problem(world: World) -> None:
+    world.server.forbid = (
+        'pods "web-h1-0" is forbidden: unable to create new content in namespace shop '
+        "because it is being terminated"
+    )
+    assert reconcile(world.reconciler()) is None
+    assert world.server.events == []
+    assert "status" not in world.server.pattern

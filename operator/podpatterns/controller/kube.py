@@ -75,6 +75,15 @@ class ApiError(Exception):
         return self.status == 422
 
     @property
+    def namespace_terminating(self) -> bool:
+        """A create refused because its namespace is being deleted (and all in it)."""
+        details = self.body.get("details") or {}
+        causes = {str(cause.get("reason")) for cause in details.get("causes") or ()}
+        return self.status == 403 and (
+            "NamespaceTerminating" in causes or "being terminated" in self.message
+        )
+
+    @property
     def retryable(self) -> bool:
         # 0 is the client's code for a connection failure; 429 and 5xx are the server's
         # way of saying "later".

@@ -329,6 +329,10 @@ class Reconciler:
                 key, body, state, view, previous, now, self._rejected(intent, outcome.rejected)
             )
         self._announce(body, desired, outcome)
+        if outcome.failure is not None and outcome.failure.namespace_terminating:
+            # The namespace, this PodPattern with it, is on its way out: nothing to report.
+            logger.debug("%s/%s: namespace is terminating; not creating Pods", *key)
+            return None
         if outcome.failure is not None:
             state.problem = Problem(
                 "PodCreateFailed" if outcome.failure.status != 0 else "ApiUnreachable",
