@@ -114,7 +114,10 @@ class CountingProxy:
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
+        try:
+            self._loop.run_until_complete(self._main())
+        finally:
+            self._loop.close()
 
     async def _main(self) -> None:
         self._stopping = asyncio.Event()
@@ -123,7 +126,8 @@ class CountingProxy:
             app = web.Application()
             app[_SESSION] = session
             app.router.add_route("*", "/{tail:.*}", self._forward)
-            runner = web.AppRunner(app, access_log=None)
+            # Open watches would otherwise hold the shutdown for a minute.
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
@@ -133,6 +137,11 @@ class CountingProxy:
             self._started.set()
             await self._stopping.wait()
             await runner.cleanup()
+            # Watches still being relayed wait on the API server; end them with the proxy.
+            others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         with self._lock:

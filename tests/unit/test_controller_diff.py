@@ -154,3 +154,13 @@ def test_an_invalid_spec_touches_no_pod() -> None:
     )
     assert result.pods.recreate == [] and result.pods.add == [] and result.pods.remove == []
     assert "Valid=False" in (result.pods.note or "")
+
+
+def test_a_new_object_is_spelled_out_field_by_field() -> None:
+    after = {"spec": {"sidecars": [{"name": "logs", "image": "otel:1"}], "main": {"image": "x"}}}
+    changes = [c.describe() for c in diff_values({"spec": {}}, after)]
+    assert changes == [
+        '+ spec.sidecars[logs].name: "logs"',
+        '+ spec.sidecars[logs].image: "otel:1"',
+        '+ spec.main.image: "x"',
+    ]

@@ -71,14 +71,26 @@ _ABSENT: Any = _Absent()
 
 
 def diff_values(before: Any, after: Any, path: str = "") -> list[Change]:
-    """Field-level changes; lists of named entries are matched by name, not position."""
+    """Field-level changes; lists of named entries are matched by name, not position.
+
+    A whole new (or removed) object or named list is spelled out field by field, so an
+    added sidecar reads as its fields, not as one long blob.
+    """
+    if before is _ABSENT and (isinstance(after, Mapping) or _named_list(after)):
+        before = {} if isinstance(after, Mapping) else []
+    if after is _ABSENT and (isinstance(before, Mapping) or _named_list(before)):
+        after = {} if isinstance(before, Mapping) else []
     if isinstance(before, Mapping) and isinstance(after, Mapping):
         changes: list[Change] = []
         for key in list(before) + [k for k in after if k not in before]:
             sub = f"{path}.{key}" if path else str(key)
             changes.extend(diff_values(before.get(key, _ABSENT), after.get(key, _ABSENT), sub))
         return changes
-    if _named_list(before) and _named_list(after):
+    if (
+        (_named_list(before) or before == [])
+        and (_named_list(after) or after == [])
+        and (before or after)
+    ):
         changes = []
         old = {item["name"]: item for item in before}
         new = {item["name"]: item for item in after}
