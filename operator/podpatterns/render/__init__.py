@@ -4,33 +4,44 @@ No I/O and no Kubernetes client here: the controller and `podpatterns render` ca
 same functions, and golden files pin down their output.
 """
 
+from podpatterns.render.configmaps import CONTAINER_LABEL, render_config_map
 from podpatterns.render.containers import (
     Entry,
     ResolvedContainer,
     Resolver,
+    ServicePort,
     container_fields,
+    container_path,
     entry_path,
     render_container,
     resolve_sidecar,
 )
 from podpatterns.render.errors import PresetNotAvailable, RenderError
 from podpatterns.render.hashing import HASH_LENGTH, canonical_json, short_hash
-from podpatterns.render.pod import (
-    HASH_LABEL,
-    NATIVE_SIDECARS_SINCE,
+from podpatterns.render.meta import (
     PATTERN_LABEL,
-    EffectiveMode,
-    PodTemplate,
-    effective_sidecar_mode,
+    object_metadata,
     owner_reference,
-    pod_name,
-    render_pod,
-    render_pod_template,
     selector,
     selector_string,
 )
+from podpatterns.render.pod import (
+    DEFAULT_SERVER_VERSION,
+    HASH_LABEL,
+    NATIVE_SIDECARS_SINCE,
+    EffectiveMode,
+    PodTemplate,
+    effective_sidecar_mode,
+    pod_name,
+    render_pod,
+    render_pod_template,
+    render_volume,
+)
+from podpatterns.render.service import render_service
 
 __all__ = [
+    "CONTAINER_LABEL",
+    "DEFAULT_SERVER_VERSION",
     "HASH_LABEL",
     "HASH_LENGTH",
     "NATIVE_SIDECARS_SINCE",
@@ -42,15 +53,21 @@ __all__ = [
     "RenderError",
     "ResolvedContainer",
     "Resolver",
+    "ServicePort",
     "canonical_json",
     "container_fields",
+    "container_path",
     "effective_sidecar_mode",
     "entry_path",
+    "object_metadata",
     "owner_reference",
     "pod_name",
+    "render_config_map",
     "render_container",
     "render_pod",
     "render_pod_template",
+    "render_service",
+    "render_volume",
     "resolve_sidecar",
     "selector",
     "selector_string",

@@ -16,14 +16,25 @@ _ENTRY_ONLY = frozenset(
 
 
 @dataclass(frozen=True)
+class ServicePort:
+    """A port of the Pod that a Service in front of it should send its traffic to."""
+
+    port: int
+    name: str | None = None
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
 class ResolvedContainer:
     """What one sidecar or init container entry contributes to the Pod.
 
     A custom entry contributes only its container. A preset or profile may bring more:
     volumes of its own, mounts into other containers (the logging preset mounts its log
     directory into the main container), tolerations and annotations (the gpu-monitor
-    preset), and `hash_inputs`, the content of objects outside the Pod that it depends on
-    (generated ConfigMaps, the SidecarProfile), so that changing them rolls the Pods out.
+    preset), generated ConfigMaps (name → data; their content rolls the Pods out when it
+    changes), the port a Service should target instead of the main container's (the proxy
+    preset), and `hash_inputs`, the content of other objects outside the Pod that it
+    depends on (the SidecarProfile), so that changing them rolls the Pods out too.
     """
 
     container: dict[str, Any]
@@ -32,6 +43,8 @@ class ResolvedContainer:
     tolerations: tuple[dict[str, Any], ...] = ()
     annotations: Mapping[str, str] = field(default_factory=dict)
     hash_inputs: Mapping[str, Any] = field(default_factory=dict)
+    config_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    service_port: ServicePort | None = None
 
 
 Entry = Sidecar | InitContainer
@@ -55,6 +68,18 @@ def entry_path(pattern: PodPattern, entry: Entry) -> str:
         return f"spec.sidecars[{index}]"
     index = next(i for i, item in enumerate(pattern.spec.init_containers) if item is entry)
     return f"spec.initContainers[{index}]"
+
+
+def container_path(pattern: PodPattern, name: str) -> str:
+    """Where the entry of the container named `name` sits in the spec (`spec.main`,
+    `spec.sidecars[1]`), for error messages; `spec` when no entry has that name."""
+    if pattern.spec.main.name == name:
+        return "spec.main"
+    entries: list[Entry] = [*pattern.spec.sidecars, *pattern.spec.init_containers]
+    for entry in entries:
+        if entry.name == name:
+            return entry_path(pattern, entry)
+    return "spec"
 
 
 def resolve_sidecar(pattern: PodPattern, entry: Entry) -> ResolvedContainer:

@@ -10,18 +10,24 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from podpatterns.api.v1alpha1 import API_VERSION, PodPattern, Volume
-from podpatterns.api.v1alpha1.volumes import ClaimSpec
+from podpatterns.api.v1alpha1 import PodPattern, Volume
+from podpatterns.api.v1alpha1.volumes import ClaimSpec, VolumeBase
+from podpatterns.render.configmaps import render_config_map
 from podpatterns.render.containers import (
     ResolvedContainer,
     Resolver,
+    ServicePort,
+    container_path,
     render_container,
     resolve_sidecar,
 )
 from podpatterns.render.errors import RenderError
 from podpatterns.render.hashing import short_hash
+from podpatterns.render.meta import (
+    owner_reference,
+    selector,
+)
 
-PATTERN_LABEL = "podpatterns.dev/pattern"
 HASH_LABEL = "podpatterns.dev/template-hash"
 # Native sidecars (init containers with restartPolicy Always) are on by default from 1.29.
 NATIVE_SIDECARS_SINCE = (1, 29)
@@ -49,20 +55,16 @@ class PodTemplate:
     hash: str
     sidecar_mode: EffectiveMode
     volume_claim_templates: tuple[dict[str, Any], ...] = ()
+    # The ConfigMaps the presets generated, as complete manifests: the Pods mount them, and
+    # their content is part of `hash`.
+    config_maps: tuple[dict[str, Any], ...] = ()
+    # What a Service in front of the Pods targets: the proxy preset's port when there is
+    # one, otherwise the main container's first port (None when there is neither).
+    service_target: ServicePort | None = None
 
     def template_spec(self) -> dict[str, Any]:
         """A core/v1 PodTemplateSpec (a copy), for the workload objects to embed."""
         return {"metadata": copy.deepcopy(self.metadata), "spec": copy.deepcopy(self.spec)}
-
-
-def selector(pattern: PodPattern) -> dict[str, str]:
-    """The labels that select a PodPattern's Pods (and nothing else)."""
-    return {PATTERN_LABEL: pattern.name}
-
-
-def selector_string(pattern: PodPattern) -> str:
-    """`selector` in label-selector syntax, as status.selector carries it."""
-    return ",".join(f"{key}={value}" for key, value in selector(pattern).items())
 
 
 def effective_sidecar_mode(
@@ -84,7 +86,12 @@ def render_pod_template(
 
     `server_version` decides what `sidecarMode: Auto` means. `resolve` turns sidecar and
     init container entries into containers; the default handles custom containers and
-    raises `PresetNotAvailable` for presets and profiles.
+    raises `PresetNotAvailable` for presets and profiles (`podpatterns.presets` has the
+    resolver that knows them).
+
+    Raises `RenderError` when what the entries contribute does not fit together: two
+    containers running side by side on one port, two mounts at one path in a container,
+    two generated objects with one name.
     """
     spec = pattern.spec
     mode = effective_sidecar_mode(pattern, server_version)
@@ -107,6 +114,9 @@ def render_pod_template(
 
     for container in [*init_containers, *containers]:
         _add_mounts(pattern, container, contributions)
+    # Sidecars run beside the main container whatever the mode; plain init containers run
+    # alone, one after the other, so their ports cannot clash with anyone's.
+    _check_ports(pattern, [main, *(item.container for item in sidecars)])
 
     pod_spec: dict[str, Any] = {}
     if init_containers:
@@ -118,15 +128,20 @@ def render_pod_template(
     # Jobs must not restart a finished Pod; everything else runs until told otherwise.
     pod_spec["restartPolicy"] = "Never" if spec.workload.kind in ("Job", "CronJob") else "Always"
     settings = spec.pod.model_dump(mode="json", exclude_none=True, exclude=set(_NOT_COPIED))
-    extra_tolerations = [copy.deepcopy(t) for item in contributions for t in item.tolerations]
-    if extra_tolerations:
-        settings["tolerations"] = [*settings.get("tolerations", []), *extra_tolerations]
+    tolerations = list(settings.get("tolerations", []))
+    for item in contributions:
+        # Two GPU presets, or a user who already tolerates the GPU taint, need it once.
+        tolerations.extend(copy.deepcopy(t) for t in item.tolerations if t not in tolerations)
+    if tolerations:
+        settings["tolerations"] = tolerations
     pod_spec.update(settings)
 
     labels = {**(spec.pod.labels or {}), **selector(pattern)}
-    annotations = dict(spec.pod.annotations or {})
+    annotations: dict[str, str] = {}
     for item in contributions:
         annotations.update(item.annotations)
+    # What the user writes wins over a preset's default (a scrape port, for example).
+    annotations.update(spec.pod.annotations or {})
     metadata: dict[str, Any] = {"labels": labels}
     if annotations:
         metadata["annotations"] = annotations
@@ -136,15 +151,16 @@ def render_pod_template(
         for volume in spec.volumes
         if volume.claim_template is not None
     )
+    generated = _generated_config_maps(pattern, contributions)
     template_hash = short_hash(
         {
             "metadata": metadata,
             "spec": pod_spec,
             "volumeClaimTemplates": list(claims),
             "external": {
-                item.container["name"]: dict(item.hash_inputs)
+                item.container["name"]: _external(item)
                 for item in contributions
-                if item.hash_inputs
+                if item.hash_inputs or item.config_maps
             },
         }
     )
@@ -155,32 +171,111 @@ def render_pod_template(
         hash=template_hash,
         sidecar_mode=mode,
         volume_claim_templates=claims,
+        config_maps=tuple(
+            render_config_map(pattern, name, data, container=owner)
+            for name, (owner, data) in generated.items()
+        ),
+        service_target=_service_target(pattern, sidecars),
     )
+
+
+def _external(item: ResolvedContainer) -> dict[str, Any]:
+    """What outside the Pod spec decides what the container does: a config change must
+    replace the Pods, since the programs read their configuration only when they start."""
+    inputs = dict(item.hash_inputs)
+    if item.config_maps:
+        inputs["configMaps"] = {name: dict(data) for name, data in item.config_maps.items()}
+    return inputs
+
+
+def _generated_config_maps(
+    pattern: PodPattern, contributions: list[ResolvedContainer]
+) -> dict[str, tuple[str, dict[str, str]]]:
+    """ConfigMap name → (the container it configures, its data)."""
+    generated: dict[str, tuple[str, dict[str, str]]] = {}
+    for item in contributions:
+        owner = item.container["name"]
+        for name, data in item.config_maps.items():
+            if name in generated:
+                raise RenderError(
+                    container_path(pattern, owner),
+                    "DuplicateName",
+                    f"container {owner!r} and container {generated[name][0]!r} would both "
+                    f"generate ConfigMap {name!r}: rename one of the sidecars",
+                )
+            generated[name] = (owner, dict(data))
+    return generated
+
+
+def _service_target(pattern: PodPattern, sidecars: list[ResolvedContainer]) -> ServicePort | None:
+    for item in sidecars:
+        if item.service_port is not None:
+            return item.service_port
+    ports = pattern.spec.main.ports or []
+    if not ports:
+        return None
+    first = ports[0]
+    return ServicePort(port=first.container_port, name=first.name, protocol=first.protocol)
+
+
+def _check_ports(pattern: PodPattern, running: list[dict[str, Any]]) -> None:
+    claimed: dict[tuple[int, str], str] = {}
+    for container in running:
+        name = container["name"]
+        for port in container.get("ports", []):
+            key = (int(port["containerPort"]), str(port.get("protocol", "TCP")))
+            owner = claimed.setdefault(key, name)
+            if owner != name:
+                raise RenderError(
+                    container_path(pattern, name),
+                    "PortConflict",
+                    f"container {name!r} listens on port {key[0]}/{key[1]}, which container "
+                    f"{owner!r} already uses; containers of a Pod share one network "
+                    "namespace: move one of them to another port (a preset's port is set in "
+                    "its settings, for example proxy.port)",
+                )
 
 
 def _add_mounts(
     pattern: PodPattern, container: dict[str, Any], contributions: list[ResolvedContainer]
 ) -> None:
     name = container["name"]
-    mounts = list(container.get("volumeMounts", []))
-    for volume in pattern.spec.volumes:
+    own = container_path(pattern, name)
+    # Each mount with the place in the spec that asked for it, to blame the right one.
+    mounts: list[tuple[dict[str, Any], str]] = [
+        (mount, own) for mount in container.get("volumeMounts", [])
+    ]
+    for index, volume in enumerate(pattern.spec.volumes):
         if volume.containers is not None and name not in volume.containers:
             continue
         mount: dict[str, Any] = {"name": volume.name, "mountPath": volume.mount_path}
         if name in volume.read_only:
             mount["readOnly"] = True
-        mounts.append(mount)
+        mounts.append((mount, f"spec.volumes[{index}]"))
     for item in contributions:
-        mounts.extend(copy.deepcopy(m) for m in item.mounts.get(name, ()))
+        source = container_path(pattern, item.container["name"])
+        mounts.extend((copy.deepcopy(m), source) for m in item.mounts.get(name, ()))
+    taken: dict[str, str] = {}
+    for mount, source in mounts:
+        path = str(mount["mountPath"]).rstrip("/") or "/"
+        if path in taken:
+            raise RenderError(
+                source,
+                "MountPathConflict",
+                f"container {name!r} would mount both volume {taken[path]!r} and volume "
+                f"{mount['name']!r} at {path}: give one of them another path (a preset's "
+                "folder is set in its settings, for example logging.dir)",
+            )
+        taken[path] = str(mount["name"])
     if mounts:
-        container["volumeMounts"] = mounts
+        container["volumeMounts"] = [mount for mount, _ in mounts]
 
 
 def _pod_volumes(
     pattern: PodPattern, contributions: list[ResolvedContainer]
 ) -> list[dict[str, Any]]:
     volumes = [
-        rendered for volume in pattern.spec.volumes if (rendered := _pod_volume(pattern, volume))
+        rendered for volume in pattern.spec.volumes if (rendered := render_volume(pattern, volume))
     ]
     names = {volume["name"] for volume in volumes}
     for item in contributions:
@@ -198,7 +293,10 @@ def _pod_volumes(
     return volumes
 
 
-def _pod_volume(pattern: PodPattern, volume: Volume) -> dict[str, Any] | None:
+def render_volume(pattern: PodPattern, volume: VolumeBase) -> dict[str, Any] | None:
+    """The core/v1 Volume of a shared volume (a PodPattern's or a SidecarProfile's), or
+    None for a claimTemplate, which the StatefulSet adds from its claim templates."""
+
     def dump(model: Any) -> dict[str, Any]:
         result: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
         return result
@@ -230,20 +328,6 @@ def _claim_template(pattern: PodPattern, volume: Volume, claim: ClaimSpec) -> di
     return {
         "metadata": {"name": volume.name, "labels": selector(pattern)},
         "spec": claim.model_dump(mode="json", exclude_none=True),
-    }
-
-
-def owner_reference(pattern: PodPattern) -> dict[str, Any]:
-    """The ownerReference that makes the PodPattern the controller of an object."""
-    if not pattern.metadata.uid:
-        raise ValueError(f"PodPattern {pattern.name!r} has no metadata.uid to refer to")
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "PodPattern",
-        "name": pattern.name,
-        "uid": pattern.metadata.uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
     }
 
 
