@@ -472,7 +472,10 @@ def test_reserved_and_invalid_labels() -> None:
 def test_a_service_needs_a_port() -> None:
     errors = check_errors(body(service={"type": "ClusterIP"}))
     assert "add a port to spec.main.ports" in errors["spec.service"].message
-    assert check(parse(body(service={}, sidecars=[{"name": "edge", "preset": "proxy"}]))) == []
+    # The proxy is the target; it forwards to a port the main container listens on
+    # without declaring it.
+    proxy = {"name": "edge", "preset": "proxy", "proxy": {"targetPort": 8000}}
+    assert check(parse(body(service={}, sidecars=[proxy]))) == []
 
 
 def test_rollout_must_be_able_to_progress() -> None:
@@ -498,11 +501,11 @@ def test_names_are_checked_for_what_they_become() -> None:
     assert check_errors(value)["metadata.name"].reason == "MissingField"
 
 
-def test_unknown_profiles_only_when_profiles_are_known() -> None:
+def test_missing_profiles_only_when_profiles_are_known() -> None:
     pattern = parse(body(sidecars=[{"name": "audit", "profile": "corp-audit"}]))
     assert check(pattern) == []
     errors = check(pattern, profiles={})
-    assert [error.reason for error in errors] == ["UnknownProfile"]
+    assert [error.reason for error in errors] == ["ProfileNotFound"]
     assert errors[0].path == "spec.sidecars[0].profile"
 
 

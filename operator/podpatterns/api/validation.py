@@ -25,7 +25,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from podpatterns.api.v1alpha1 import RESERVED_PREFIX, PodPattern, SidecarProfile
+from podpatterns.api.endpoints import parse_endpoint
+from podpatterns.api.v1alpha1 import (
+    RESERVED_PREFIX,
+    LoggingSettings,
+    PodPattern,
+    ProxySettings,
+    SidecarProfile,
+)
 from podpatterns.api.v1alpha1.base import (
     ABSOLUTE_PATH_PATTERN,
     DNS_1035_LABEL_PATTERN,
@@ -33,7 +40,7 @@ from podpatterns.api.v1alpha1.base import (
     PERCENT_PATTERN,
     has,
 )
-from podpatterns.api.v1alpha1.container import ContainerFields
+from podpatterns.api.v1alpha1.container import ContainerFields, Sidecar
 from podpatterns.api.v1alpha1.podpattern import PodPatternSpec
 from podpatterns.api.v1alpha1.presets import DNS_SUBDOMAIN_PATTERN
 
@@ -41,6 +48,8 @@ Part = str | int
 Model = TypeVar("Model", bound=BaseModel)
 
 GPU_RESOURCE = "nvidia.com/gpu"
+# The reason of a sidecar naming a SidecarProfile that does not exist (yet).
+PROFILE_NOT_FOUND = "ProfileNotFound"
 # Kubernetes appends 11 characters to a CronJob's name for its Jobs, and a StatefulSet's
 # revision label is its name plus a hash: both must stay within 63.
 MAX_NAME = {"CronJob": 52, "StatefulSet": 52}
@@ -339,7 +348,7 @@ def check(
     _check_presets(spec, errors)
     _check_profiles(spec, profiles, errors)
     _check_pod_metadata(spec, errors)
-    _check_service(spec, errors)
+    _check_service(spec, profiles, errors)
     _check_workload(spec, errors)
     return errors.found
 
@@ -348,6 +357,35 @@ def check_profile(profile: SidecarProfile) -> list[FieldError]:
     """Everything wrong with a parsed SidecarProfile that its schema cannot catch."""
     errors = _Collector(profile.model_dump(mode="json", exclude_none=True), "SidecarProfile")
     _check_rules(profile.spec, ["spec"], errors)
+    spec = profile.spec
+    if spec.preset == "logging":
+        _check_logging(spec.logging or LoggingSettings(), ["spec", "logging"], errors)
+    if spec.preset == "proxy" and spec.proxy is not None:
+        _check_proxy_ports(spec.proxy, ["spec", "proxy"], errors)
+    for index, volume in enumerate(spec.volumes):
+        where: list[Part] = ["spec", "volumes", index]
+        if volume.containers is not None:
+            errors.add(
+                [*where, "containers"],
+                "InvalidSpec",
+                f"volume {volume.name!r}: a profile's volumes are mounted into its own sidecar "
+                "only: remove containers",
+            )
+        if volume.read_only:
+            errors.add(
+                [*where, "readOnly"],
+                "InvalidSpec",
+                f"volume {volume.name!r}: a profile's volumes are mounted into its own sidecar "
+                "only, so readOnly has no containers to name: remove it, and mount the volume "
+                "read-only with container.volumeMounts (name, mountPath, readOnly: true)",
+            )
+        if volume.claim_template is not None:
+            errors.add(
+                [*where, "claimTemplate"],
+                "InvalidSpec",
+                f"volume {volume.name!r}: claimTemplate needs a StatefulSet, which a profile "
+                "cannot know it will run in: use ephemeral or persistentVolumeClaim",
+            )
     return errors.found
 
 
@@ -573,13 +611,123 @@ def _requests_gpu(entry: ContainerFields) -> bool:
 
 def _check_presets(spec: PodPatternSpec, errors: _Collector) -> None:
     for index, sidecar in enumerate(spec.sidecars):
+        where: list[Part] = ["spec", "sidecars", index]
         if sidecar.preset == "gpu-monitor" and not _requests_gpu(spec.main):
+            _gpu_missing(sidecar.name, f"spec.sidecars[{index}] uses preset gpu-monitor", errors)
+        if sidecar.preset == "logging":
+            _check_logging(sidecar.logging or LoggingSettings(), [*where, "logging"], errors)
+        if sidecar.preset == "proxy":
+            settings = sidecar.proxy or ProxySettings()
+            _check_proxy_target(spec, settings, [*where, "proxy"], errors)
+            _check_proxy_ports(settings, [*where, "proxy"], errors)
+    for index, init in enumerate(spec.init_containers):
+        if init.data_loader is not None:
+            _check_data_loader(spec, index, init.name, init.data_loader.volume, errors)
+
+
+def _gpu_missing(sidecar: str, how: str, errors: _Collector) -> None:
+    errors.add(
+        ["spec", "main", "resources", "limits"],
+        "GPURequestMissing",
+        f"sidecar {sidecar!r} ({how}) needs the main container to request a GPU, whose "
+        f"metrics it exports: add resources.limits[{GPU_RESOURCE}] to spec.main",
+    )
+
+
+def _check_logging(settings: LoggingSettings, where: list[Part], errors: _Collector) -> None:
+    if settings.dir.rstrip("/") == "":
+        errors.add(
+            [*where, "dir"],
+            "InvalidSpec",
+            "logging.dir must be a folder such as /var/log/app, not /: the log volume is "
+            "mounted over it in the main container",
+        )
+    for position, path in enumerate(settings.paths):
+        parts = [part for part in path.split("/") if part]
+        if path.startswith("/"):
+            problem = (
+                f"logging.paths entry {path!r} is absolute; entries are relative to "
+                f"logging.dir ({settings.dir}): write it as {path.rsplit('/', 1)[-1]!r} or "
+                "a glob such as '*.log'"
+            )
+        elif ".." in parts or not parts:
+            problem = (
+                f"logging.paths entry {path!r} must name files inside logging.dir "
+                f"({settings.dir}), the only folder the sidecar can read: remove '..'"
+            )
+        else:
+            continue
+        errors.add([*where, "paths", position], "InvalidSpec", problem)
+    output = settings.output
+    if output.type == "forward" and settings.agent != "fluent-bit":
+        errors.add(
+            [*where, "output", "type"],
+            "InvalidSpec",
+            "logging.output.type forward (the Fluentd forward protocol) needs logging.agent: "
+            "fluent-bit; OpenTelemetry Collector ships over otlp or http",
+        )
+    if output.type != "stdout" and output.endpoint is not None:
+        try:
+            parse_endpoint(output.type, output.endpoint)
+        except ValueError as error:
             errors.add(
-                ["spec", "main", "resources", "limits"],
-                "GPURequestMissing",
-                f"sidecar {sidecar.name!r} (spec.sidecars[{index}]) uses preset gpu-monitor, "
-                f"which needs the main container to request a GPU: add "
-                f"resources.limits[{GPU_RESOURCE}] to spec.main",
+                [*where, "output", "endpoint"],
+                "InvalidSpec",
+                f"logging.output.endpoint {error}",
+            )
+
+
+def _check_proxy_target(
+    spec: PodPatternSpec, settings: ProxySettings, where: list[Part], errors: _Collector
+) -> None:
+    if settings.target_port is None and not spec.main.ports:
+        errors.add(
+            [*where, "targetPort"],
+            "InvalidSpec",
+            "the proxy needs a port of the main container to forward to: set "
+            "proxy.targetPort, or add a port to spec.main.ports",
+        )
+
+
+def _check_proxy_ports(settings: ProxySettings, where: list[Part], errors: _Collector) -> None:
+    if settings.target_port is not None and settings.target_port == settings.port:
+        errors.add(
+            [*where, "targetPort"],
+            "InvalidSpec",
+            f"proxy.targetPort and proxy.port are both {settings.port}: the proxy would "
+            "forward to itself; set targetPort to the main container's port",
+        )
+
+
+def _check_data_loader(
+    spec: PodPatternSpec, index: int, name: str, volume_name: str, errors: _Collector
+) -> None:
+    where: list[Part] = ["spec", "initContainers", index, "dataLoader", "volume"]
+    for position, volume in enumerate(spec.volumes):
+        if volume.name != volume_name:
+            continue
+        if name in volume.read_only:
+            errors.add(
+                ["spec", "volumes", position, "readOnly", volume.read_only.index(name)],
+                "InvalidSpec",
+                f"init container {name!r} fills this volume (dataLoader.volume), so it must "
+                f"mount it read-write: remove {name!r} from readOnly",
+            )
+        source = next(
+            (
+                label
+                for label, field in (("configMap", "config_map"), ("secret", "secret"))
+                if has(volume, field)
+            ),
+            None,
+        )
+        if source is not None:
+            errors.add(
+                where,
+                "InvalidSpec",
+                f"dataLoader.volume names volume {volume_name!r}, a {source} volume, which "
+                "Kubernetes mounts read-only: fill an emptyDir, ephemeral or "
+                "persistentVolumeClaim volume instead",
             )
 
 
@@ -590,12 +738,39 @@ def _check_profiles(
         return
     known = ", ".join(sorted(profiles)) or "none"
     for index, sidecar in enumerate(spec.sidecars):
-        if sidecar.profile is not None and sidecar.profile not in profiles:
+        if sidecar.profile is None:
+            continue
+        where: list[Part] = ["spec", "sidecars", index, "profile"]
+        profile = profiles.get(sidecar.profile)
+        if profile is None:
             errors.add(
-                ["spec", "sidecars", index, "profile"],
-                "UnknownProfile",
+                where,
+                PROFILE_NOT_FOUND,
                 f"there is no SidecarProfile named {sidecar.profile!r} (there are: {known}): "
-                "fix the name, or ask the platform team to create it",
+                "fix the name, or ask the platform team to create it; the PodPattern becomes "
+                "valid as soon as it exists",
+            )
+            continue
+        # A profile stored before a rule existed, or written around the API server's
+        # checks, must not slip privileges or a broken preset into the Pod.
+        for problem in check_profile(profile):
+            errors.add(
+                where,
+                problem.reason,
+                f"SidecarProfile {sidecar.profile!r} cannot be used: {problem.path}: "
+                f"{problem.message.removeprefix('SidecarProfile: ')}; ask the platform team "
+                "to fix it",
+            )
+        if profile.spec.preset == "gpu-monitor" and not _requests_gpu(spec.main):
+            _gpu_missing(
+                sidecar.name,
+                f"spec.sidecars[{index}] uses SidecarProfile {sidecar.profile!r}, preset "
+                "gpu-monitor",
+                errors,
+            )
+        if profile.spec.preset == "proxy":
+            _check_proxy_target(
+                spec, profile.spec.proxy or ProxySettings(), ["spec", "sidecars", index], errors
             )
 
 
@@ -639,10 +814,22 @@ def _check_pod_metadata(spec: PodPatternSpec, errors: _Collector) -> None:
                 )
 
 
-def _check_service(spec: PodPatternSpec, errors: _Collector) -> None:
+def _check_service(
+    spec: PodPatternSpec, profiles: Mapping[str, SidecarProfile] | None, errors: _Collector
+) -> None:
     if spec.service is None:
         return
-    has_proxy = any(sidecar.preset == "proxy" for sidecar in spec.sidecars)
+
+    def is_proxy(sidecar: Sidecar) -> bool:
+        if sidecar.preset == "proxy":
+            return True
+        if sidecar.profile is None:
+            return False
+        # Without the profiles (a file checked offline) a profile may well be a proxy.
+        profile = profiles.get(sidecar.profile) if profiles is not None else None
+        return profiles is None or (profile is not None and profile.spec.preset == "proxy")
+
+    has_proxy = any(is_proxy(sidecar) for sidecar in spec.sidecars)
     if not has_proxy and not spec.main.ports:
         errors.add(
             ["spec", "service"],
