@@ -251,7 +251,7 @@ async def cleanup(*, memo: Any, **_: Any) -> None:
         return
     await controller.queue.close()
     await controller.reconciler.drain_events()
-    controller.api.close()
+    await asyncio.to_thread(controller.api.close)
 
 
 def build_registry() -> kopf.OperatorRegistry:

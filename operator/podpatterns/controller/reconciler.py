@@ -336,7 +336,9 @@ class Reconciler:
         if outcome.failure is not None:
             state.problem = Problem(
                 "PodCreateFailed" if outcome.failure.status != 0 else "ApiUnreachable",
-                f"creating Pods failed: {outcome.failure.message}",
+                f"creating Pods failed: {outcome.failure.message}. Retrying with backoff; "
+                "if this persists, fix the cause (quota, admission policy, API access) "
+                "or lower spec.workload.replicas",
             )
             self._post(body, Event("Warning", "PodCreateFailed", state.problem.message, "Create"))
         else:
