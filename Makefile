@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 ## test: everything, on the dev cluster (built on first use) or PODPATTERNS_TEST_KUBECONFIG
-test: $(VENV)/.installed
+test: $(VENV)/.installed lint
 	@if [ -z "$$PODPATTERNS_TEST_KUBECONFIG" ]; then $(PODPATTERNS) dev-cluster build; fi
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 

@@ -21,14 +21,20 @@ from tests.support.wait import wait_until
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Anything under tests/cluster or tests/e2e talks to a cluster: mark it so
-    # `pytest -m "not cluster"` runs only the fast pure tests.
+    # Whatever uses the cluster fixture talks to Kubernetes: mark it so
+    # `pytest -m "not cluster"` (make unit) runs only the fast pure tests.
     for item in items:
-        parts = Path(str(item.fspath)).parts
-        if "cluster" in parts or "e2e" in parts:
+        if "cluster" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.cluster)
-    # Tests that restart the dev cluster go last, so they never pull it from under others.
-    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+    # Fast pure tests first (a broken renderer fails in seconds, not after the cluster
+    # tests); tests that restart the dev cluster last, so they never pull it from under
+    # others. The sort is stable: within a group, files keep their order.
+    def group(item: pytest.Item) -> int:
+        if item.get_closest_marker("disruptive") is not None:
+            return 2
+        return 1 if item.get_closest_marker("cluster") is not None else 0
+
+    items.sort(key=group)
 
 
 @pytest.fixture(scope="session")
