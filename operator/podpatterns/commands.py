@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import yaml
 
 from podpatterns.api import crd
-from podpatterns.api.v1alpha1 import PodPattern
+from podpatterns.api.v1alpha1 import PodPattern, SidecarProfile
 from podpatterns.api.validation import (
     FieldError,
     InvalidPattern,
@@ -21,7 +21,8 @@ from podpatterns.api.validation import (
     parse,
     parse_profile,
 )
-from podpatterns.render import RenderError, pod_name, render_pod, render_pod_template
+from podpatterns.presets import RenderedPattern, referenced_profiles, render_pattern
+from podpatterns.render import RenderError, pod_name, render_pod
 
 CRD_EPILOG = """\
 Examples:
@@ -34,11 +35,15 @@ Examples:
   podpatterns render -f examples/web-logging.yaml
   podpatterns render -f examples/web-logging.yaml --server-version 1.28   # legacy sidecars
   podpatterns render -f examples/web-logging.yaml --template
+  podpatterns render -f examples/audited-web.yaml -f examples/platform-profile.yaml
+  podpatterns render -f app.yaml --profiles profiles.yaml | kubectl apply -f -
 
-Without --template the output is the Pods the operator keeps for workload kind Pod:
-spec.workload.replicas of them (one for DaemonSet, Job and CronJob), named
+The output starts with the ConfigMaps the presets generate and the Service of
+spec.service, then, without --template, the Pods the operator keeps for workload kind
+Pod: spec.workload.replicas of them (one for DaemonSet, Job and CronJob), named
 NAME-HASH-ORDINAL. An ownerReference to the PodPattern is added when the file carries
-metadata.uid. Sidecars with a preset or profile cannot be rendered offline yet.
+metadata.uid. SidecarProfiles the PodPatterns name are taken from every file given, with
+-f or --profiles; a name none of them defines is an error (ProfileNotFound).
 """
 
 VALIDATE_EPILOG = """\
@@ -47,8 +52,10 @@ Examples:
   podpatterns validate -f a.yaml -f b.yaml
 
 Prints one line per problem, FILE: FIELD: MESSAGE, and exits 1; prints FILE: valid and
-exits 0 otherwise. SidecarProfile references are not checked: profiles live in the
-cluster, not in the file.
+exits 0 otherwise. PodPatterns are also rendered, presets included, to find what only
+rendering shows (a preset's port or folder clashing with yours). SidecarProfile
+references are checked only when some file defines SidecarProfiles: otherwise the
+profiles are taken to live in the cluster.
 """
 
 
@@ -77,7 +84,20 @@ def add_commands(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "-f", "--filename", required=True, metavar="FILE", help="YAML file, or - for stdin"
+        "-f",
+        "--filename",
+        required=True,
+        action="append",
+        metavar="FILE",
+        help="YAML file of PodPatterns (and SidecarProfiles), or - for stdin; may be given "
+        "more than once",
+    )
+    parser.add_argument(
+        "--profiles",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="YAML file of SidecarProfiles the PodPatterns name; may be given more than once",
     )
     parser.add_argument(
         "--server-version",
@@ -147,13 +167,25 @@ def _report(out: TextIO, label: str, errors: list[FieldError]) -> None:
         print(f"{label}: {where}{error.message}", file=out)
 
 
-def _problems(body: Any) -> tuple[PodPattern | None, list[FieldError]]:
-    """Parse and check one document; the PodPattern when it is one and valid."""
-    kind = body.get("kind") if isinstance(body, dict) else None
+Profiles = dict[str, SidecarProfile]
+
+
+def _kind(body: Any) -> Any:
+    return body.get("kind") if isinstance(body, dict) else None
+
+
+def _problems(
+    body: Any, profiles: Profiles | None = None
+) -> tuple[PodPattern | None, list[FieldError]]:
+    """Parse and check one document; the PodPattern when it is one and valid.
+
+    `profiles` are the SidecarProfiles known offline; None checks no references.
+    """
+    kind = _kind(body)
     try:
         if kind == "PodPattern":
             pattern = parse(body)
-            errors = check(pattern)
+            errors = check(pattern, profiles)
             return (None if errors else pattern), errors
         if kind == "SidecarProfile":
             return None, check_profile(parse_profile(body))
@@ -168,21 +200,76 @@ def _problems(body: Any) -> tuple[PodPattern | None, list[FieldError]]:
     ]
 
 
+def _profiles(documents: list[_Document]) -> Profiles:
+    """The valid SidecarProfiles among `documents`, by name (invalid ones are reported
+    where they are defined, not used)."""
+    found: Profiles = {}
+    for document in documents:
+        if _kind(document.body) != "SidecarProfile":
+            continue
+        try:
+            profile = parse_profile(document.body)
+        except InvalidPattern:
+            continue
+        if profile.metadata.name and not check_profile(profile):
+            found[profile.metadata.name] = profile
+    return found
+
+
+def _read_all(sources: list[str], failed: list[str]) -> list[tuple[str, list[_Document]]]:
+    """Each readable source with its documents; unreadable ones go to `failed` as messages."""
+    read: list[tuple[str, list[_Document]]] = []
+    for source in sources:
+        try:
+            read.append((source, list(_documents(source))))
+        except (OSError, yaml.YAMLError) as error:
+            failed.append(f"{source}: cannot read: {error}")
+    return read
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (generated configuration files) as YAML block scalars."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    # A block scalar cannot keep trailing spaces on a line; such strings stay quoted.
+    block = "\n" in value and not any(line.endswith(" ") for line in value.splitlines())
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if block else None)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_documents(documents: list[dict[str, Any]]) -> str:
+    """Multi-document YAML, the way `render` prints it."""
+    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, explicit_start=True)
+
+
+def dump_document(document: dict[str, Any]) -> str:
+    """One YAML document, formatted like `dump_documents`."""
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False)
+
+
 # --- validate ----------------------------------------------------------------------------
 
 
 def _validate(args: argparse.Namespace) -> int:
-    failed = False
-    for source in args.filename:
-        try:
-            documents = list(_documents(source))
-        except (OSError, yaml.YAMLError) as error:
-            print(f"{source}: cannot read: {error}")
-            failed = True
-            continue
+    unreadable: list[str] = []
+    read = _read_all(args.filename, unreadable)
+    given = _profiles([document for _, documents in read for document in documents])
+    profiles = given or None
+    failed = bool(unreadable)
+    for message in unreadable:
+        print(message)
+    for source, documents in read:
         clean = True
         for document in documents:
-            _, errors = _problems(document.body)
+            pattern, errors = _problems(document.body, profiles)
+            if pattern is not None and (profiles is not None or not referenced_profiles(pattern)):
+                try:
+                    render_pattern(pattern, profiles=profiles)
+                except RenderError as error:
+                    errors = [error.error]
             _report(sys.stdout, document.label, errors)
             clean = clean and not errors
         if not documents:
@@ -213,48 +300,60 @@ def _render(args: argparse.Namespace) -> int:
     except argparse.ArgumentTypeError as error:
         print(error, file=sys.stderr)
         return 2
-    try:
-        documents = list(_documents(args.filename))
-    except (OSError, yaml.YAMLError) as error:
-        print(f"{args.filename}: cannot read: {error}", file=sys.stderr)
+    unreadable: list[str] = []
+    read = _read_all([*args.filename, *args.profiles], unreadable)
+    if unreadable:
+        for message in unreadable:
+            print(message, file=sys.stderr)
         return 1
+    everything = [document for _, documents in read for document in documents]
+    profiles = _profiles(everything)
+    patterns = [doc for doc in everything if _kind(doc.body) != "SidecarProfile"]
     outputs: list[dict[str, Any]] = []
     failed = False
-    for document in documents:
-        if isinstance(document.body, dict) and document.body.get("kind") == "SidecarProfile":
-            continue  # nothing to render by itself
+    for document in patterns:
+        # References are resolved while rendering: a missing profile is ProfileNotFound.
         pattern, errors = _problems(document.body)
         if pattern is None:
             _report(sys.stderr, document.label, errors)
             failed = True
             continue
         try:
-            outputs.extend(_rendered(pattern, version, template_only=args.template))
+            rendered = render_pattern(pattern, profiles=profiles, server_version=version)
         except RenderError as error:
             _report(sys.stderr, document.label, [error.error])
             failed = True
+            continue
+        outputs.extend(_rendered(pattern, rendered, template_only=args.template))
     if failed:
         return 1
-    sys.stdout.write(yaml.safe_dump_all(outputs, sort_keys=False, explicit_start=True))
+    sys.stdout.write(dump_documents(outputs))
     return 0
 
 
 def _rendered(
-    pattern: PodPattern, version: tuple[int, int], *, template_only: bool
+    pattern: PodPattern, rendered: RenderedPattern, *, template_only: bool
 ) -> list[dict[str, Any]]:
-    template = render_pod_template(pattern, server_version=version)
+    """The generated objects first (the Pods mount the ConfigMaps), then the Pods or the
+    PodTemplate."""
+    template = rendered.template
+    outputs = rendered.objects()
     if template_only:
         metadata: dict[str, Any] = {"name": pattern.name}
         if pattern.metadata.namespace:
             metadata["namespace"] = pattern.metadata.namespace
-        return [
+        outputs.append(
             {
                 "apiVersion": "v1",
                 "kind": "PodTemplate",
                 "metadata": metadata,
                 "template": template.template_spec(),
             }
-        ]
+        )
+        return outputs
     workload = pattern.spec.workload
     count = workload.replicas if workload.has_replicas else 1
-    return [render_pod(pattern, template, pod_name(pattern, template, i)) for i in range(count)]
+    outputs.extend(
+        render_pod(pattern, template, pod_name(pattern, template, i)) for i in range(count)
+    )
+    return outputs

@@ -3,9 +3,13 @@
 Layout:
 
     tests/golden/<case>/input.yaml            a PodPattern
+    tests/golden/<case>/profiles.yaml         optional: the SidecarProfiles it names
     tests/golden/<case>/expected-native.yaml  its first Pod, rendered for Kubernetes 1.37
     tests/golden/<case>/expected-legacy.yaml  the same for Kubernetes 1.28
-    tests/golden/errors/<case>.yaml           a PodPattern that must be refused; its header
+    tests/golden/<case>/expected-objects.yaml the generated ConfigMaps and the Service, when
+                                              there are any (the same for both versions)
+    tests/golden/errors/<case>.yaml           a PodPattern that must be refused, optionally
+                                              followed by SidecarProfile documents; its header
                                               comments name the field and part of the message:
                                               # error-path: spec.volumes[0].containers[1]
                                               # error: names container 'shiper'
@@ -28,16 +32,29 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from podpatterns.api.v1alpha1 import PodPattern
-from podpatterns.api.validation import FieldError, InvalidPattern, check, parse
-from podpatterns.render import RenderError, pod_name, render_pod, render_pod_template
+from podpatterns.api.v1alpha1 import PodPattern, SidecarProfile
+from podpatterns.api.validation import (
+    FieldError,
+    InvalidPattern,
+    check,
+    check_profile,
+    parse,
+    parse_profile,
+)
+from podpatterns.commands import dump_document, dump_documents
+from podpatterns.presets import RenderedPattern, render_pattern
+from podpatterns.render import RenderError, pod_name, render_pod
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 ERRORS = GOLDEN / "errors"
 INPUT = "input.yaml"
+PROFILES = "profiles.yaml"
+OBJECTS = "expected-objects.yaml"
 # Variant name → the API server version it is rendered for.
 VARIANTS: dict[str, tuple[int, int]] = {"native": (1, 37), "legacy": (1, 28)}
 OUTPUTS = {f"expected-{variant}.yaml": variant for variant in VARIANTS}
+
+Profiles = dict[str, SidecarProfile]
 
 
 class GoldenCase(NamedTuple):
@@ -45,6 +62,9 @@ class GoldenCase(NamedTuple):
     pattern: PodPattern
     expected: dict[str, dict[str, Any]]
     """Variant ("native", "legacy") → the expected Pod manifest (absent until generated)."""
+    profiles: Profiles
+    objects: list[dict[str, Any]] | None = None
+    """The expected ConfigMaps and Service; None when the case has no such file."""
 
 
 class ErrorCase(NamedTuple):
@@ -52,6 +72,7 @@ class ErrorCase(NamedTuple):
     body: dict[str, Any]
     path: str
     message: str
+    profiles: Profiles
 
 
 def case_names() -> list[str]:
@@ -62,21 +83,51 @@ def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def render_variant(pattern: PodPattern, variant: str) -> dict[str, Any]:
+def load_profiles(documents: list[Any], *, strict: bool = True) -> Profiles:
+    """SidecarProfile documents by name; each must be valid on its own unless not
+    `strict` (an error case may show what happens with a profile stored before a rule)."""
+    profiles: Profiles = {}
+    for body in documents:
+        profile = parse_profile(body)
+        errors = check_profile(profile)
+        if errors and strict:
+            raise InvalidPattern(errors)
+        profiles[str(profile.metadata.name)] = profile
+    return profiles
+
+
+def render_case(
+    pattern: PodPattern, variant: str, profiles: Profiles | None = None
+) -> RenderedPattern:
+    """The pattern rendered as the operator renders it for `variant`, presets and all."""
+    return render_pattern(pattern, profiles=profiles, server_version=VARIANTS[variant])
+
+
+def render_variant(
+    pattern: PodPattern, variant: str, profiles: Profiles | None = None
+) -> dict[str, Any]:
     """What the golden files hold: the first Pod of the pattern, as the operator creates it."""
-    template = render_pod_template(pattern, server_version=VARIANTS[variant])
+    template = render_case(pattern, variant, profiles).template
     return render_pod(pattern, template, pod_name(pattern, template, 0))
 
 
 def load_case(name: str) -> GoldenCase:
     directory = GOLDEN / name
     pattern = parse(load_yaml(directory / INPUT))
+    profiles: Profiles = {}
+    if (directory / PROFILES).exists():
+        text = (directory / PROFILES).read_text(encoding="utf-8")
+        profiles = load_profiles([doc for doc in yaml.safe_load_all(text) if doc is not None])
     expected = {}
     for file_name, variant in OUTPUTS.items():
         path = directory / file_name
         if path.exists():
             expected[variant] = load_yaml(path)
-    return GoldenCase(name, pattern, expected)
+    objects = None
+    if (directory / OBJECTS).exists():
+        text = (directory / OBJECTS).read_text(encoding="utf-8")
+        objects = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    return GoldenCase(name, pattern, expected, profiles, objects)
 
 
 def iter_golden_cases() -> Iterator[GoldenCase]:
@@ -102,7 +153,9 @@ def load_error_case(name: str) -> ErrorCase:
             header[match.group(1)] = match.group(2)
     if "error-path" not in header or "error" not in header:
         raise ValueError(f"{path}: needs '# error-path:' and '# error:' header lines")
-    return ErrorCase(name, yaml.safe_load(text), header["error-path"], header["error"])
+    documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    profiles = load_profiles(documents[1:], strict=False)
+    return ErrorCase(name, documents[0], header["error-path"], header["error"], profiles)
 
 
 def iter_error_cases() -> Iterator[ErrorCase]:
@@ -110,18 +163,31 @@ def iter_error_cases() -> Iterator[ErrorCase]:
         yield load_error_case(name)
 
 
-def problems(body: dict[str, Any]) -> list[FieldError]:
-    """Every error the operator would report for `body`: parsing, checks, then rendering."""
+def problems(body: dict[str, Any], profiles: Profiles | None = None) -> list[FieldError]:
+    """Every error the operator would report for `body`: parsing, checks, then rendering.
+
+    `profiles` are the SidecarProfiles that exist; references to others are checked only
+    when the case gives some (as `podpatterns validate` does offline), and always fail to
+    render.
+    """
     try:
         pattern = parse(body)
     except InvalidPattern as invalid:
         return invalid.errors
-    errors = check(pattern)
+    errors = check(pattern, profiles or None)
     if errors:
         return errors
     try:
         for variant in VARIANTS:
-            render_variant(pattern, variant)
+            render_case(pattern, variant, profiles)
     except RenderError as failure:
         return [failure.error]
     return []
+
+
+def dump_yaml(value: dict[str, Any]) -> str:
+    return dump_document(value)
+
+
+def dump_yaml_all(values: list[dict[str, Any]]) -> str:
+    return dump_documents(values)

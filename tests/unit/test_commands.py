@@ -76,9 +76,10 @@ def test_render_refuses_invalid_files(capsys: pytest.CaptureFixture[str]) -> Non
     assert f"{path}: spec.sidecars[0].ports[0].containerPort: " in captured.err
 
 
-def test_render_reports_presets_it_cannot_render(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run("render", "-f", str(ERRORS / "preset-not-rendered-offline.yaml")) == 1
-    assert "spec.sidecars[0].preset: sidecar 'logs'" in capsys.readouterr().err
+def test_render_reports_missing_profiles(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("render", "-f", str(ERRORS / "profile-not-found.yaml")) == 1
+    err = capsys.readouterr().err
+    assert "spec.sidecars[0].profile: sidecar 'audit': there is no SidecarProfile" in err
 
 
 def test_render_rejects_a_bad_server_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,22 +14,28 @@ import random
 from typing import Any
 
 import pytest
-import yaml
 
 from podpatterns.api.validation import check, parse
-from podpatterns.render import HASH_LABEL, render_pod_template
+from podpatterns.presets import render_pattern
+from podpatterns.render import HASH_LABEL, PodTemplate
 from tests.unit.golden import (
     ERRORS,
     GOLDEN,
     INPUT,
+    OBJECTS,
     OUTPUTS,
+    PROFILES,
     VARIANTS,
+    Profiles,
     case_names,
+    dump_yaml,
+    dump_yaml_all,
     error_case_names,
     load_case,
     load_error_case,
     load_yaml,
     problems,
+    render_case,
     render_variant,
 )
 
@@ -44,11 +50,13 @@ HEADER = (
 @pytest.mark.parametrize("name", case_names())
 def test_golden(name: str, variant: str) -> None:
     case = load_case(name)
-    assert check(case.pattern) == [], "golden inputs must be valid PodPatterns"
-    rendered = render_variant(case.pattern, variant)
+    assert check(case.pattern, case.profiles or None) == [], (
+        "golden inputs must be valid PodPatterns"
+    )
+    rendered = render_variant(case.pattern, variant, case.profiles)
     path = GOLDEN / name / f"expected-{variant}.yaml"
     if REFRESH:
-        path.write_text(HEADER + yaml.safe_dump(rendered, sort_keys=False), encoding="utf-8")
+        path.write_text(HEADER + dump_yaml(rendered), encoding="utf-8")
         return
     assert path.exists(), f"{path} is missing: run REFRESH_GOLDEN=1 pytest {__file__}"
     # Parsed, not textual: formatting and key order of the files do not matter.
@@ -58,8 +66,31 @@ def test_golden(name: str, variant: str) -> None:
     )
 
 
+@pytest.mark.parametrize("name", case_names())
+def test_golden_objects(name: str) -> None:
+    """The ConfigMaps and the Service, which do not depend on the server version."""
+    case = load_case(name)
+    objects = render_case(case.pattern, "native", case.profiles).objects()
+    assert render_case(case.pattern, "legacy", case.profiles).objects() == objects
+    path = GOLDEN / name / OBJECTS
+    if REFRESH:
+        if objects:
+            path.write_text(HEADER + dump_yaml_all(objects), encoding="utf-8")
+        else:
+            path.unlink(missing_ok=True)
+        return
+    if not objects:
+        assert case.objects is None, f"{path}: the case renders no ConfigMap or Service"
+        return
+    assert case.objects is not None, f"{path} is missing: run REFRESH_GOLDEN=1 pytest {__file__}"
+    assert objects == case.objects, (
+        f"{path} differs from what the renderer makes now; if the change is intended, run "
+        f"REFRESH_GOLDEN=1 pytest {__file__} and review the diff"
+    )
+
+
 def test_no_stale_golden_files() -> None:
-    expected = {INPUT, *OUTPUTS}
+    expected = {INPUT, PROFILES, OBJECTS, *OUTPUTS}
     stale = []
     for entry in sorted(GOLDEN.iterdir()):
         if entry == ERRORS or entry.name == "README.md":
@@ -76,20 +107,43 @@ def test_no_stale_golden_files() -> None:
     assert not stale, f"golden files that no case produces or reads: {stale}; delete them"
 
 
+def _template(
+    pattern: Any, profiles: Profiles, server_version: tuple[int, int] = (1, 37)
+) -> PodTemplate:
+    return render_pattern(pattern, profiles=profiles, server_version=server_version).template
+
+
+def _without_drain_hooks(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with preStop hooks removed: their form (a sleep action from 1.30, a shell
+    before) depends on the server version, not on the sidecar mode."""
+    spec = dict(spec)
+    for key in ("initContainers", "containers"):
+        spec[key] = [
+            {k: v for k, v in container.items() if k != "lifecycle"}
+            for container in spec.get(key, [])
+        ]
+    return spec
+
+
 @pytest.mark.parametrize("name", case_names())
 def test_auto_mode_follows_the_server_version(name: str) -> None:
     case = load_case(name)
     if case.pattern.spec.sidecar_mode != "Auto":
-        # An explicit mode wins over the server version: both variants are the same Pod.
-        assert render_variant(case.pattern, "native") == render_variant(case.pattern, "legacy")
+        # An explicit mode wins over the server version: both variants are the same Pod,
+        # apart from hooks that need a newer API.
+        native_pod = render_variant(case.pattern, "native", case.profiles)
+        legacy_pod = render_variant(case.pattern, "legacy", case.profiles)
+        assert _without_drain_hooks(native_pod["spec"]) == _without_drain_hooks(legacy_pod["spec"])
         return
-    native = render_pod_template(case.pattern, server_version=(1, 29))
-    legacy = render_pod_template(case.pattern, server_version=(1, 28))
+    native = _template(case.pattern, case.profiles, (1, 29))
+    legacy = _template(case.pattern, case.profiles, (1, 28))
     assert (native.sidecar_mode, legacy.sidecar_mode) == ("Native", "Legacy")
     forced = case.pattern.model_copy(
         update={"spec": case.pattern.spec.model_copy(update={"sidecar_mode": "Native"})}
     )
-    assert render_pod_template(forced, server_version=(1, 28)).spec == native.spec
+    assert _without_drain_hooks(
+        _template(forced, case.profiles, (1, 28)).spec
+    ) == _without_drain_hooks(native.spec)
 
 
 def _shuffled(value: Any, rng: random.Random) -> Any:
@@ -105,27 +159,30 @@ def _shuffled(value: Any, rng: random.Random) -> Any:
 @pytest.mark.parametrize("name", case_names())
 def test_rendering_is_idempotent_and_pure(name: str) -> None:
     body = load_yaml(GOLDEN / name / INPUT)
+    profiles = load_case(name).profiles
     pattern = parse(body)
     before = pattern.model_dump()
-    first = render_pod_template(pattern)
-    second = render_pod_template(pattern)
+    profiles_before = {key: value.model_dump() for key, value in profiles.items()}
+    first = _template(pattern, profiles)
+    second = _template(pattern, profiles)
     assert first == second
     assert pattern.model_dump() == before, "rendering must not change the model"
+    assert {key: value.model_dump() for key, value in profiles.items()} == profiles_before
     assert first.metadata["labels"][HASH_LABEL] == first.hash
     # The hash depends on content, never on the order keys were written in.
     reordered = parse(_shuffled(body, random.Random(name)))
-    assert render_pod_template(reordered).hash == first.hash
+    assert _template(reordered, profiles).hash == first.hash
     # Changing what is rendered changes the hash.
     changed = parse(
         {**body, "spec": {**body["spec"], "main": {**body["spec"]["main"], "image": "changed:1"}}}
     )
-    assert render_pod_template(changed).hash != first.hash
+    assert _template(changed, profiles).hash != first.hash
 
 
 @pytest.mark.parametrize("name", error_case_names())
 def test_error_case(name: str) -> None:
     case = load_error_case(name)
-    errors = problems(case.body)
+    errors = problems(case.body, case.profiles)
     assert errors, f"{ERRORS / name}.yaml was accepted but must be refused"
     at_path = [error for error in errors if error.path == case.path]
     assert at_path, f"no error at {case.path}; got {[str(error) for error in errors]}"

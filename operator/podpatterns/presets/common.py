@@ -33,6 +33,9 @@ class PresetContext:
     path: str
     preset: str
     server_version: tuple[int, int]
+    # How many sidecars before this one run the same preset: a preset with a fixed port of
+    # its own (a health endpoint) moves it up by this much, so two of them fit in one Pod.
+    instance: int = 0
 
     @property
     def config_map_name(self) -> str:

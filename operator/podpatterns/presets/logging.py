@@ -27,6 +27,8 @@ from podpatterns.render import RenderError, ResolvedContainer
 OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib:0.165.0"
 FLUENT_BIT_IMAGE = "fluent/fluent-bit:5.1.1"
 
+# The agents' usual health ports; the n-th logging sidecar of a Pod (from 0) uses port+n,
+# since all containers of a Pod share one network namespace.
 OTEL_HEALTH_PORT = 13133
 FLUENT_BIT_HEALTH_PORT = 2020
 FLUENT_BIT_HEALTH_PATH = "/api/v1/health"
@@ -41,16 +43,21 @@ FLUENT_BIT_CONFIG_FILE = "fluent-bit.conf"
 HEALTH_PORT_NAME = "health"
 
 
+def health_port(ctx: PresetContext, settings: LoggingSettings) -> int:
+    base = FLUENT_BIT_HEALTH_PORT if settings.agent == "fluent-bit" else OTEL_HEALTH_PORT
+    return base + ctx.instance
+
+
 def render_logging(ctx: PresetContext, settings: LoggingSettings) -> ResolvedContainer:
     main = ctx.pattern.spec.main.name
     logs_volume = ctx.volume("logs")
     config_volume = ctx.volume("config")
     endpoint = _endpoint(ctx, settings)
     if settings.agent == "fluent-bit":
-        container = _fluent_bit_container(ctx)
+        container = _fluent_bit_container(ctx, health_port(ctx, settings))
         data = {FLUENT_BIT_CONFIG_FILE: fluent_bit_config(ctx, settings, endpoint)}
     else:
-        container = _otel_container(ctx)
+        container = _otel_container(ctx, health_port(ctx, settings))
         data = {OTEL_CONFIG_FILE: otel_collector_config(ctx, settings, endpoint)}
     container["volumeMounts"] = [
         {"name": logs_volume, "mountPath": settings.dir, "readOnly": True},
@@ -97,17 +104,17 @@ def _resources() -> dict[str, Any]:
     return {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
 
 
-def _otel_container(ctx: PresetContext) -> dict[str, Any]:
+def _otel_container(ctx: PresetContext, port: int) -> dict[str, Any]:
     return {
         "name": ctx.name,
         "image": OTEL_COLLECTOR_IMAGE,
         "args": [f"--config={CONFIG_DIR}/{OTEL_CONFIG_FILE}"],
         "env": _identity_env(),
-        "ports": [{"name": HEALTH_PORT_NAME, "containerPort": OTEL_HEALTH_PORT, "protocol": "TCP"}],
+        "ports": [{"name": HEALTH_PORT_NAME, "containerPort": port, "protocol": "TCP"}],
         # Liveness only: a log shipper that is not ready yet must not take the app out of
         # its Service.
         "livenessProbe": {
-            "httpGet": {"path": "/", "port": OTEL_HEALTH_PORT},
+            "httpGet": {"path": "/", "port": port},
             "initialDelaySeconds": 5,
             "periodSeconds": 10,
         },
@@ -116,22 +123,16 @@ def _otel_container(ctx: PresetContext) -> dict[str, Any]:
     }
 
 
-def _fluent_bit_container(ctx: PresetContext) -> dict[str, Any]:
+def _fluent_bit_container(ctx: PresetContext, port: int) -> dict[str, Any]:
     return {
         "name": ctx.name,
         "image": FLUENT_BIT_IMAGE,
         "command": ["/fluent-bit/bin/fluent-bit"],
         "args": ["-c", f"{CONFIG_DIR}/{FLUENT_BIT_CONFIG_FILE}"],
         "env": _identity_env(),
-        "ports": [
-            {
-                "name": HEALTH_PORT_NAME,
-                "containerPort": FLUENT_BIT_HEALTH_PORT,
-                "protocol": "TCP",
-            }
-        ],
+        "ports": [{"name": HEALTH_PORT_NAME, "containerPort": port, "protocol": "TCP"}],
         "livenessProbe": {
-            "httpGet": {"path": FLUENT_BIT_HEALTH_PATH, "port": FLUENT_BIT_HEALTH_PORT},
+            "httpGet": {"path": FLUENT_BIT_HEALTH_PATH, "port": port},
             "initialDelaySeconds": 5,
             "periodSeconds": 10,
         },
@@ -173,7 +174,7 @@ def otel_collector_config(
             )
         exporter_id, exporter = "otlp_http", {"endpoint": endpoint.url}
     config: dict[str, Any] = {
-        "extensions": {"health_check": {"endpoint": f"0.0.0.0:{OTEL_HEALTH_PORT}"}},
+        "extensions": {"health_check": {"endpoint": f"0.0.0.0:{health_port(ctx, settings)}"}},
         "receivers": {
             "file_log": {
                 "include": include_paths(settings),
@@ -210,7 +211,7 @@ def fluent_bit_config(
                 ("Log_Level", "info"),
                 ("HTTP_Server", "On"),
                 ("HTTP_Listen", "0.0.0.0"),
-                ("HTTP_Port", str(FLUENT_BIT_HEALTH_PORT)),
+                ("HTTP_Port", str(health_port(ctx, settings))),
                 ("Health_Check", "On"),
             ],
         ),

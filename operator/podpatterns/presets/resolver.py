@@ -113,8 +113,24 @@ class PresetResolver:
     def _context(self, pattern: PodPattern, name: str, path: str, preset: str) -> PresetContext:
         version = (int(self.server_version[0]), int(self.server_version[1]))
         return PresetContext(
-            pattern=pattern, name=name, path=path, preset=preset, server_version=version
+            pattern=pattern,
+            name=name,
+            path=path,
+            preset=preset,
+            server_version=version,
+            instance=self._instance(pattern, name, preset),
         )
+
+    def _instance(self, pattern: PodPattern, name: str, preset: str) -> int:
+        """How many sidecars before `name` run `preset`, directly or through a profile."""
+        count = 0
+        for sidecar in pattern.spec.sidecars:
+            if sidecar.name == name:
+                break
+            profile = self.profiles.get(sidecar.profile) if sidecar.profile else None
+            if preset in (sidecar.preset, profile.spec.preset if profile else None):
+                count += 1
+        return count
 
 
 def make_resolver(
