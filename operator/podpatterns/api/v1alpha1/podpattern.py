@@ -524,6 +524,35 @@ class WorkloadRef(StatusModel):
     name: str | None = Field(default=None, description="Name of the workload object.")
 
 
+class JobStatus(StatusModel):
+    """The Job of workload kind Job, as its own status reports it."""
+
+    active: int = Field(default=0, description="Pods of the Job that are running or pending.")
+    ready: int = Field(default=0, description="Pods of the Job that are ready.")
+    succeeded: int = Field(default=0, description="Pods of the Job that succeeded.")
+    failed: int = Field(default=0, description="Pods of the Job that failed.")
+    start_time: datetime.datetime | None = Field(default=None, description="When the Job started.")
+    completion_time: datetime.datetime | None = Field(
+        default=None, description="When the Job completed (not set when it failed)."
+    )
+
+
+class CronStatus(StatusModel):
+    """The CronJob of workload kind CronJob, as its own status reports it."""
+
+    last_schedule_time: datetime.datetime | None = Field(
+        default=None, description="When a Job was last started on schedule."
+    )
+    last_successful_time: datetime.datetime | None = Field(
+        default=None, description="When a Job last completed successfully."
+    )
+    active: list[str] = Field(
+        default_factory=list,
+        description="Names of the Jobs running now.",
+        json_schema_extra=list_atomic(),
+    )
+
+
 class PodPatternStatus(StatusModel):
     """The observed state of a PodPattern, written by the operator."""
 
@@ -546,6 +575,12 @@ class PodPatternStatus(StatusModel):
         default=None, description="The sidecar mode in effect."
     )
     workload: WorkloadRef | None = Field(default=None, description="The object that runs the Pods.")
+    job: JobStatus | None = Field(
+        default=None, description="Workload kind Job: the counts of its Job."
+    )
+    cron: CronStatus | None = Field(
+        default=None, description="Workload kind CronJob: its schedule and running Jobs."
+    )
     sidecars: list[SidecarStatus] = Field(
         default_factory=list,
         description="Per-sidecar health across the Pods.",
