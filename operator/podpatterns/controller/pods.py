@@ -14,6 +14,8 @@ from typing import Any
 
 PATTERN_LABEL = "podpatterns.dev/pattern"
 HASH_LABEL = "podpatterns.dev/template-hash"
+# Set on the Pods of a Deployment, StatefulSet, ... (render.workloads.WORKLOAD_LABEL).
+WORKLOAD_LABEL = "podpatterns.dev/workload"
 
 # Waiting reasons that mean a container will not get better on its own. They make the
 # PodPattern Degraded so that a user sees the cause without describing every Pod.
@@ -57,6 +59,9 @@ class ObservedPod:
     unschedulable_message: str | None = None
     containers: tuple[ContainerState, ...] = ()
     not_ready_reason: str | None = None
+    workload: str | None = None
+    """The kind of workload object running the Pod (label podpatterns.dev/workload); None
+    for the Pods the operator keeps itself."""
 
     @property
     def dead(self) -> bool:
@@ -109,6 +114,7 @@ class ObservedPod:
             else None,
             containers=_container_states(status),
             not_ready_reason=not_ready_reason,
+            workload=labels.get(WORKLOAD_LABEL),
         )
 
 
