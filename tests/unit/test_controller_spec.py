@@ -10,6 +10,8 @@ from podpatterns.controller import pods as observed
 from podpatterns.controller.handlers import build_registry
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.spec import interpret
+from podpatterns.controller.workloads import WATCHED, index_ids
+from podpatterns.render.workloads import WORKLOAD_LABEL
 
 BODY: dict[str, Any] = {
     "apiVersion": "podpatterns.dev/v1alpha1",
@@ -66,6 +68,7 @@ def test_status_never_makes_a_spec_invalid() -> None:
 def test_the_controller_reads_the_labels_the_renderer_writes() -> None:
     assert observed.PATTERN_LABEL == render.PATTERN_LABEL
     assert observed.HASH_LABEL == render.HASH_LABEL
+    assert observed.WORKLOAD_LABEL == WORKLOAD_LABEL
 
 
 def test_the_registry_watches_without_change_handlers() -> None:
@@ -73,8 +76,22 @@ def test_the_registry_watches_without_change_handlers() -> None:
     # No on.create/update/resume/delete, daemons or timers: those write to the objects.
     assert registry._changing.get_all_handlers() == []
     assert registry._spawning.get_all_handlers() == []
-    assert len(registry._watching.get_all_handlers()) == 2
+    # PodPatterns, Pods, and the workload objects and Services (controller/workloads.py).
+    assert len(registry._watching.get_all_handlers()) == 2 + len(WATCHED)
     assert {h.id for h in registry._indexing.get_all_handlers()} == {
         "pattern_pods",
         "pattern_bodies",
+        *index_ids(),
     }
+
+
+def test_a_workload_kind_carries_its_object_and_kind_pod_none() -> None:
+    body = copy.deepcopy(BODY)
+    body["spec"]["workload"] = {"kind": "Deployment", "replicas": 2}
+    result = interpret(body, server_version=(1, 37))
+    assert isinstance(result, Intent) and result.workload is not None
+    assert (result.workload.kind, result.workload.name) == ("Deployment", "web")
+    labels = result.workload.object["spec"]["template"]["metadata"]["labels"]
+    assert labels[render.HASH_LABEL] == result.template_hash
+    pod = interpret(BODY, server_version=(1, 37))
+    assert isinstance(pod, Intent) and pod.workload is None

@@ -31,6 +31,14 @@ from podpatterns.controller.events import EventRecorder
 from podpatterns.controller.kube import GROUP, PLURAL, VERSION, KubeApi
 from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod
 from podpatterns.controller.reconciler import Key, Reconciler, executor_runner
+from podpatterns.controller.workloads import (
+    WorkloadClient,
+    WorkloadController,
+    WorkloadIndex,
+    configure_watches,
+    index_ids,
+    register,
+)
 from podpatterns.controller.workqueue import WorkQueue
 
 STORAGE_PREFIX = "podpatterns.dev"
@@ -166,6 +174,7 @@ async def startup(
     # Only Pods with the pattern label are streamed to us at all: on a cluster with many
     # other Pods, the API server filters instead of us.
     settings.watching.label_selectors["v1", "pods"] = PATTERN_LABEL
+    configure_watches(settings)  # the same for the workload objects and Services
 
     settings.peering.standalone = options.peering is None
     if options.peering is not None:
@@ -197,6 +206,10 @@ async def startup(
         run=run,
         recorder=EventRecorder(),
         create_parallelism=options.workers,
+        workloads=WorkloadController(
+            client=WorkloadClient(api),
+            cache=WorkloadIndex(kwargs[index_id] for index_id in index_ids()),
+        ),
     )
     memo.controller = Controller(
         api=api,
@@ -266,6 +279,7 @@ def build_registry() -> kopf.OperatorRegistry:
     kopf.index(GROUP, VERSION, PLURAL, id="pattern_bodies", registry=registry)(pattern_bodies)
     kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)(pattern_event)
     kopf.on.event("v1", "pods", labels={PATTERN_LABEL: kopf.PRESENT}, registry=registry)(pod_event)
+    register(registry)  # workload objects and Services: indexes, and a kick on any change
     return registry
 
 

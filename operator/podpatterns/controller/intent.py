@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from podpatterns.render.workloads import RenderedWorkload
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +28,8 @@ class Intent:
     selector: str
     pod_for: Callable[[str], dict[str, Any]] = dataclasses.field(compare=False)
     """The complete Pod for a given name: labels, ownerReference, spec."""
+    workload: RenderedWorkload | None = dataclasses.field(default=None, compare=False)
+    """Kinds other than Pod: the workload object (and a StatefulSet's Service) to apply."""
 
 
 @dataclasses.dataclass(frozen=True)

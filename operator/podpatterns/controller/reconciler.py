@@ -22,7 +22,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from podpatterns.controller.events import Event, EventRecorder
 from podpatterns.controller.intent import Intent, Rejection
@@ -45,6 +45,9 @@ from podpatterns.controller.status import (
     status_differs,
     status_patch,
 )
+
+if TYPE_CHECKING:
+    from podpatterns.controller.workloads import WorkloadController
 
 Key = tuple[str, str]
 T = TypeVar("T")
@@ -170,8 +173,11 @@ class Reconciler:
         create_parallelism: int = 16,
         clock: Callable[[], datetime.datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        workloads: WorkloadController | None = None,
     ) -> None:
         self.api = api
+        # Kinds other than Pod (controller/workloads.py); None refuses them.
+        self.workloads = workloads
         self.cache = cache
         self.interpret = interpret
         self.run = run
@@ -194,6 +200,8 @@ class Reconciler:
         state = self._states.pop(key, None)
         if state is not None:
             self.recorder.forget(state.uid)
+        if self.workloads is not None:
+            self.workloads.forget(key)
 
     async def drain_events(self) -> None:
         if self._posting:
@@ -221,7 +229,10 @@ class Reconciler:
 
         indexed = list(self.cache.pods(key))
         owned = [pod for pod in indexed if pod.owner_uid == uid]
-        foreign = sorted(pod.name for pod in indexed if pod.owner_uid != uid)
+        # Pods of a workload object (a Deployment's, a Job's) are not ours but not foreign.
+        foreign = sorted(
+            pod.name for pod in indexed if pod.owner_uid != uid and pod.workload is None
+        )
         view = state.view(owned, {pod.name for pod in indexed})
         previous = state.previous_status(body)
         if foreign:
@@ -240,6 +251,10 @@ class Reconciler:
         intent = self._render(state, body)
         if isinstance(intent, Rejection):
             return await self._hold(key, body, state, view, previous, now, intent)
+        if intent.kind != "Pod" and self.workloads is not None:
+            return await self.workloads.reconcile(
+                self, key, body, state, intent, view, indexed, previous, now
+            )
         if intent.kind != "Pod":
             return await self._hold(
                 key,
@@ -345,6 +360,15 @@ class Reconciler:
             state.problem = None
         view = state.view(owned, {pod.name for pod in indexed})
         delay = await self._finish(key, body, state, view, previous, now, intent, budget)
+        if self.workloads is not None:
+            # Objects of an earlier workload kind go once this kind's Pods are all ready.
+            ready = sum(
+                1
+                for pod in view
+                if pod.active and pod.ready and pod.template_hash == intent.template_hash
+            )
+            if await self.workloads.retire(self, key, body, ready >= intent.replicas):
+                delay = self._backoff(state)
         if outcome.retry_soon:
             delay = min(delay, 1.0) if delay is not None else 1.0
         return delay

@@ -12,6 +12,7 @@ from podpatterns.api.validation import FieldError, InvalidPattern, validate
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.pods import PATTERN_LABEL
 from podpatterns.render import RenderError, render_pod, render_pod_template, selector_string
+from podpatterns.render.workloads import render_workload
 
 MAX_LISTED_ERRORS = 10
 
@@ -32,6 +33,10 @@ def interpret(body: Mapping[str, Any], *, server_version: tuple[int, int]) -> In
         )
     try:
         template = render_pod_template(pattern, server_version=server_version)
+        # The same template, wrapped for the kinds that run it through a workload object.
+        wrapped = (
+            render_workload(pattern, template) if pattern.spec.workload.kind != "Pod" else None
+        )
     except RenderError as failure:
         return Rejection(
             reason=failure.error.reason,
@@ -62,6 +67,7 @@ def interpret(body: Mapping[str, Any], *, server_version: tuple[int, int]) -> In
         sidecar_mode=template.sidecar_mode,
         selector=selector_string(pattern),
         pod_for=pod_for,
+        workload=wrapped,
     )
 
 

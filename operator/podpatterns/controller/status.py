@@ -304,6 +304,8 @@ OWN_FIELDS = (
     "templateHash",
     "sidecarMode",
     "workload",
+    "job",
+    "cron",
     "sidecars",
     "conditions",
 )

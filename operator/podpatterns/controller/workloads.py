@@ -1,0 +1,883 @@
+"""Workload kinds other than Pod: the one object of the chosen kind, kept in line with the
+spec by server-side apply, and the replacement of the old object when the kind changes.
+
+How "nothing changed, nothing written" is decided without a request:
+
+- every object the operator applies carries `podpatterns.dev/applied-hash`, a digest of
+  the whole manifest it applied. The live object (from a watch-fed index) carries the
+  digest of the last apply; when it equals the digest of what would be applied now, the
+  spec has not changed. Comparing the manifests field by field would not work: the API
+  server adds defaults and drops fields it does not know.
+- someone else may have changed a field the operator applied (`kubectl edit`, `kubectl
+  scale deployment`). Such a write moves the field's ownership to that manager in
+  `metadata.managedFields`; when another manager owns a field that the operator's
+  manifest sets, the object is applied again (with force), which takes the field back.
+
+A kind change (for example StatefulSet → Deployment, or Pod → Deployment) creates the new
+object first, waits until it is available, and only then deletes the old one: there is
+no moment with neither. A Job or a StatefulSet whose immutable fields change is replaced
+under the same name instead (a Job's template, a StatefulSet's claim templates), which
+cannot be done without a gap for a Job; a StatefulSet is deleted with its Pods orphaned
+and adopted again by the new one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from podpatterns.controller.events import Event
+from podpatterns.controller.kube import APPLY_PATCH, FIELD_MANAGER, ApiError, KubeApi
+from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod, controller_uid
+from podpatterns.controller.status import Problem
+from podpatterns.controller.workload_status import (
+    WorkloadStatusInput,
+    compute_workload_status,
+    is_available,
+)
+from podpatterns.render.workloads import (
+    APPLIED_HASH_ANNOTATION,
+    HEADLESS_SUFFIX,
+    IMMUTABLE_HASH_ANNOTATION,
+    TEMPLATE_HASH_ANNOTATION,
+    WORKLOAD_KINDS,
+    RenderedWorkload,
+)
+
+if TYPE_CHECKING:
+    from podpatterns.controller.intent import Intent
+    from podpatterns.controller.reconciler import Key, Reconciler, _State
+
+logger = logging.getLogger("podpatterns.controller")
+
+EXPECTATION_TTL = 30.0
+"""How long an apply or delete of ours may stay unconfirmed by the watch."""
+REJECTION_TTL = 300.0
+"""How long the API server's refusal of a manifest is believed before it is tried again."""
+
+# (API group path, plural) per kind, for requests and for the watches.
+RESOURCES: dict[str, tuple[str, str]] = {
+    "Deployment": ("/apis/apps/v1", "deployments"),
+    "StatefulSet": ("/apis/apps/v1", "statefulsets"),
+    "DaemonSet": ("/apis/apps/v1", "daemonsets"),
+    "Job": ("/apis/batch/v1", "jobs"),
+    "CronJob": ("/apis/batch/v1", "cronjobs"),
+    "Service": ("/api/v1", "services"),
+}
+WATCHED = (
+    ("apps", "v1", "deployments"),
+    ("apps", "v1", "statefulsets"),
+    ("apps", "v1", "daemonsets"),
+    ("batch", "v1", "jobs"),
+    ("batch", "v1", "cronjobs"),
+    ("", "v1", "services"),
+)
+
+
+def object_path(kind: str, namespace: str, name: str | None = None) -> str:
+    prefix, plural = RESOURCES[kind]
+    path = f"{prefix}/namespaces/{namespace}/{plural}"
+    return f"{path}/{name}" if name else path
+
+
+# --- the client --------------------------------------------------------------------------
+
+
+class WorkloadClient:
+    """The requests for workload objects, on the operator's raw-JSON client."""
+
+    def __init__(self, api: KubeApi) -> None:
+        self.api = api
+
+    def apply(self, obj: Mapping[str, Any]) -> Any:
+        """Server-side apply as field manager `podpatterns`, forcing conflicts: the
+        operator's view of its own objects wins over edits by hand."""
+        meta = obj["metadata"]
+        return self.api.request(
+            "PATCH",
+            object_path(str(obj["kind"]), str(meta["namespace"]), str(meta["name"])),
+            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            body=dict(obj),
+            content_type=APPLY_PATCH,
+        )
+
+    def get(self, kind: str, namespace: str, name: str) -> Any:
+        return self.api.request("GET", object_path(kind, namespace, name))
+
+    def delete(self, kind: str, namespace: str, name: str, uid: str, propagation: str) -> Any:
+        # The uid precondition: an object recreated under the same name is never deleted
+        # by mistake.
+        return self.api.request(
+            "DELETE",
+            object_path(kind, namespace, name),
+            body={
+                "kind": "DeleteOptions",
+                "apiVersion": "v1",
+                "preconditions": {"uid": uid},
+                "propagationPolicy": propagation,
+            },
+        )
+
+
+# --- the index ---------------------------------------------------------------------------
+
+
+def index_value(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the index keeps of a workload object or Service. managedFields stay: they tell
+    whether someone else changed a field the operator applied."""
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": dict(body.get("metadata") or {}),
+        "spec": body.get("spec"),
+        "status": body.get("status"),
+    }
+
+
+class WorkloadIndex:
+    """The workload objects and Services labelled with a pattern, from Kopf's indexes."""
+
+    def __init__(self, indexes: Iterable[Mapping[Any, Iterable[Any]]]) -> None:
+        self._indexes = list(indexes)
+
+    def objects(self, key: Key) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for index in self._indexes:
+            found.extend(dict(body) for body in index.get(key, ()))
+        return found
+
+
+# --- pure decisions ----------------------------------------------------------------------
+
+
+def annotation(obj: Mapping[str, Any] | None, key: str) -> str | None:
+    value = (((obj or {}).get("metadata") or {}).get("annotations") or {}).get(key)
+    return str(value) if value is not None else None
+
+
+def foreign_managers(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """Managers other than the operator that own a field the operator's manifest sets.
+
+    A write by someone else (an Update, or the scale subresource) moves the fields it
+    changed to that manager; status writes of the objects' own controllers never touch
+    what the operator sets, and fields only others set are theirs to keep.
+    """
+    found: list[str] = []
+    for entry in (live.get("metadata") or {}).get("managedFields") or ():
+        if not isinstance(entry, Mapping) or entry.get("manager") == FIELD_MANAGER:
+            continue
+        if entry.get("subresource") == "status":
+            continue
+        fields = entry.get("fieldsV1")
+        if isinstance(fields, Mapping) and _overlaps(desired, fields):
+            name = str(entry.get("manager") or "unknown")
+            if entry.get("subresource"):
+                name += f" (subresource {entry['subresource']})"
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def _overlaps(desired: Any, fields: Mapping[str, Any]) -> bool:
+    """Whether the fieldsV1 set `fields` names anything that `desired` sets."""
+    for key, below in fields.items():
+        if key == ".":
+            return True  # owns the very item the operator sets
+        if key.startswith("f:"):
+            name = key[2:]
+            if not isinstance(desired, Mapping) or name not in desired:
+                continue
+            if not below or _overlaps(desired[name], below):
+                return True
+        elif key.startswith("k:"):
+            if not isinstance(desired, list):
+                continue
+            try:
+                wanted = json.loads(key[2:])
+            except ValueError:
+                continue
+            for item in desired:
+                matches = isinstance(item, Mapping) and all(
+                    item.get(field) == value for field, value in wanted.items()
+                )
+                if matches and (not below or _overlaps(item, below)):
+                    return True
+        elif key.startswith("v:"):
+            try:
+                value = json.loads(key[2:])
+            except ValueError:
+                continue
+            if isinstance(desired, list) and value in desired:
+                return True
+    return False
+
+
+def apply_reason(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> str | None:
+    """Why `desired` must be applied over `live`, or None when nothing would change."""
+    if live is None:
+        return "missing"
+    if annotation(live, APPLIED_HASH_ANNOTATION) != annotation(desired, APPLIED_HASH_ANNOTATION):
+        return describe_change(desired, live)
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    wanted = (desired.get("metadata") or {}).get("labels") or {}
+    if any(labels.get(key) != value for key, value in wanted.items()):
+        return "labels changed by someone else"
+    others = foreign_managers(desired, live)
+    if others:
+        return f"fields changed by {', '.join(others)}"
+    return None
+
+
+def describe_change(desired: Mapping[str, Any], live: Mapping[str, Any]) -> str:
+    """What a new manifest changes, in words for an Event."""
+    changes: list[str] = []
+    before = annotation(live, TEMPLATE_HASH_ANNOTATION)
+    after = annotation(desired, TEMPLATE_HASH_ANNOTATION)
+    if before != after:
+        changes.append(f"Pod template {before} → {after}")
+    old_spec = live.get("spec") or {}
+    new_spec = desired.get("spec") or {}
+    if "replicas" in new_spec and old_spec.get("replicas") != new_spec.get("replicas"):
+        changes.append(f"replicas {old_spec.get('replicas')} → {new_spec.get('replicas')}")
+    return ", ".join(changes) if changes else "settings changed"
+
+
+def needs_replacement(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> bool:
+    """The API server would refuse to change the live object into `desired` in place."""
+    wanted = annotation(desired, IMMUTABLE_HASH_ANNOTATION)
+    return (
+        live is not None
+        and wanted is not None
+        and annotation(live, IMMUTABLE_HASH_ANNOTATION) != wanted
+    )
+
+
+def describe(obj: Mapping[str, Any]) -> str:
+    return f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')}"
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def finished_job(previous: Mapping[str, Any] | None, template_hash: str) -> dict[str, Any] | None:
+    """A Job that already ran this template to the end, as the previous status recorded
+    it, or None. Such a Job is not started again when it is deleted (by its
+    ttlSecondsAfterFinished, or by hand): a Job runs once per template."""
+    previous = previous or {}
+    workload = previous.get("workload") or {}
+    if (
+        not isinstance(workload, Mapping)
+        or workload.get("kind") != "Job"
+        or previous.get("templateHash") != template_hash
+        or previous.get("phase") not in ("Completed", "Failed")
+    ):
+        return None
+    job = previous.get("job") if isinstance(previous.get("job"), Mapping) else {}
+    outcome = "Complete" if previous.get("phase") == "Completed" else "Failed"
+    reason = "Completed" if outcome == "Complete" else "Failed"
+    for item in previous.get("conditions") or ():
+        if isinstance(item, Mapping) and item.get("type") == "Degraded" and outcome == "Failed":
+            reason = str(item.get("reason") or reason)
+    # The Job as it was when it finished: what status mirrors from now on.
+    return {
+        "kind": "Job",
+        "metadata": {"name": workload.get("name"), "generation": 0},
+        "status": {
+            **{k: v for k, v in dict(job or {}).items()},
+            "conditions": [{"type": outcome, "status": "True", "reason": reason}],
+        },
+    }
+
+
+# --- the controller ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _WorkloadState:
+    uid: str
+    applied: dict[tuple[str, str], tuple[str, float]] = dataclasses.field(default_factory=dict)
+    """(kind, name) → (applied-hash, until when it is believed without the watch)."""
+    answers: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """The API server's answer to our last apply, until the watch shows the same."""
+    deleted: dict[str, float] = dataclasses.field(default_factory=dict)
+    """uid → until when a delete of ours is believed without the watch."""
+    rejected: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
+    """applied-hash → (the API server's message, until when it is believed)."""
+    replacing_since: str | None = None
+
+    def expire(self, now: float) -> None:
+        self.applied = {k: v for k, v in self.applied.items() if v[1] > now}
+        self.answers = {k: v for k, v in self.answers.items() if k in self.applied}
+        self.deleted = {k: v for k, v in self.deleted.items() if v > now}
+        self.rejected = {k: v for k, v in self.rejected.items() if v[1] > now}
+
+    def next_deadline(self) -> float | None:
+        deadlines = [v[1] for v in self.applied.values()] + list(self.deleted.values())
+        return min(deadlines) if deadlines else None
+
+
+@dataclasses.dataclass
+class _Step:
+    """What one reconcile of a workload kind did, and what status must say about it."""
+
+    problem: Problem | None = None
+    rejected: Problem | None = None
+    waiting: str | None = None
+    replacing: tuple[str, ...] = ()
+    retry: bool = False
+
+
+class WorkloadController:
+    """The workload-kind half of a reconcile; the Reconciler calls it with what it read."""
+
+    def __init__(
+        self, *, client: Any, cache: WorkloadIndex, monotonic: Any = time.monotonic
+    ) -> None:
+        self.client = client
+        self.cache = cache
+        self.monotonic = monotonic
+        self._states: dict[Key, _WorkloadState] = {}
+
+    def forget(self, key: Key) -> None:
+        self._states.pop(key, None)
+
+    def _state(self, key: Key, uid: str) -> _WorkloadState:
+        state = self._states.get(key)
+        if state is None or state.uid != uid:
+            state = self._states[key] = _WorkloadState(uid=uid)
+        state.expire(self.monotonic())
+        return state
+
+    def ours(self, key: Key, uid: str) -> list[dict[str, Any]]:
+        """The workload objects and headless Services controlled by the PodPattern `uid`,
+        leaving out those we just deleted (the watch may not show it yet)."""
+        state = self._states.get(key)
+        deleted = state.deleted if state is not None else {}
+        found = []
+        for obj in self.cache.objects(key):
+            meta = _meta(obj)
+            if controller_uid(meta) != uid or str(meta.get("uid")) in deleted:
+                continue
+            kind = obj.get("kind")
+            name = str(meta.get("name") or "")
+            if kind in WORKLOAD_KINDS or (kind == "Service" and name == key[1] + HEADLESS_SUFFIX):
+                found.append(obj)
+        return found
+
+    # --- kinds other than Pod --------------------------------------------------------------
+
+    async def reconcile(
+        self,
+        host: Reconciler,
+        key: Key,
+        body: Mapping[str, Any],
+        state: _State,
+        intent: Intent,
+        owned: Sequence[ObservedPod],
+        indexed: Sequence[ObservedPod],
+        previous: Mapping[str, Any] | None,
+        now: datetime.datetime,
+    ) -> float | None:
+        rendered: RenderedWorkload | None = intent.workload
+        assert rendered is not None, "an Intent of a workload kind carries its object"
+        uid = str(_meta(body).get("uid") or "")
+        ws = self._state(key, uid)
+        ours = self.ours(key, uid)
+        step = _Step()
+        kind, name = rendered.kind, rendered.name
+
+        if rendered.service is not None:
+            await self._ensure(host, body, ws, rendered.service, ours, step)
+        live = await self._ensure_workload(host, body, ws, rendered, ours, previous, intent, step)
+
+        old = [
+            obj
+            for obj in ours
+            if obj.get("kind") in WORKLOAD_KINDS
+            and not (obj.get("kind") == kind and _meta(obj).get("name") == name)
+        ]
+        old_pods = [pod for pod in owned if not pod.terminating]
+        if old or old_pods:
+            await self._replace(host, body, ws, rendered, live, intent, old, old_pods, step)
+        if kind != "StatefulSet":
+            await self._drop_headless_service(host, body, ws, key, uid, step)
+
+        pods = [pod for pod in indexed if pod.workload == kind and pod.owner_uid != uid]
+        spec = WorkloadStatusInput(
+            generation=int(_meta(body).get("generation") or 0),
+            kind=kind,
+            name=name,
+            replicas=intent.replicas if kind in ("Deployment", "StatefulSet") else None,
+            template_hash=intent.template_hash,
+            selector=intent.selector,
+            sidecar_mode=intent.sidecar_mode,
+            sidecars=intent.sidecars,
+            problem=step.problem,
+            rejected=step.rejected,
+            replacing=step.replacing,
+            waiting=step.waiting,
+        )
+        status = compute_workload_status(spec, live, pods, previous, now)
+        self._announce_validity(host, body, previous, step)
+        failed = await host._write_status(key, body, state, previous, status)
+        if failed or step.problem is not None or step.retry:
+            return host._backoff(state)
+        state.failures = 0
+        deadline = ws.next_deadline()
+        return None if deadline is None else max(deadline - self.monotonic(), 0.05)
+
+    async def _ensure_workload(
+        self,
+        host: Reconciler,
+        body: Mapping[str, Any],
+        ws: _WorkloadState,
+        rendered: RenderedWorkload,
+        ours: Sequence[Mapping[str, Any]],
+        previous: Mapping[str, Any] | None,
+        intent: Intent,
+        step: _Step,
+    ) -> Mapping[str, Any] | None:
+        """The workload object as it is after this reconcile (None while it is missing)."""
+        desired = rendered.object
+        kind, name = rendered.kind, rendered.name
+        current = next(
+            (o for o in ours if o.get("kind") == kind and _meta(o).get("name") == name), None
+        )
+        if current is not None and _meta(current).get("deletionTimestamp"):
+            step.waiting = f"waiting for the old {kind} {name} to be deleted"
+            return None
+        if kind == "Job" and current is None:
+            done = finished_job(previous, intent.template_hash)
+            if done is not None:
+                return done
+        if needs_replacement(desired, current):
+            assert current is not None
+            await self._recreate(host, body, ws, rendered, current, step)
+            return None
+        return await self._ensure(host, body, ws, desired, ours, step)
+
+    async def _ensure(
+        self,
+        host: Reconciler,
+        body: Mapping[str, Any],
+        ws: _WorkloadState,
+        desired: Mapping[str, Any],
+        ours: Sequence[Mapping[str, Any]],
+        step: _Step,
+    ) -> Mapping[str, Any] | None:
+        """Apply `desired` unless the live object already is what it says; the object as
+        it is now."""
+        kind = str(desired["kind"])
+        meta = _meta(desired)
+        name = str(meta["name"])
+        digest = str(annotation(desired, APPLIED_HASH_ANNOTATION))
+        current = next(
+            (o for o in ours if o.get("kind") == kind and _meta(o).get("name") == name), None
+        )
+        if current is not None and annotation(current, APPLIED_HASH_ANNOTATION) == digest:
+            ws.applied.pop((kind, name), None)  # the watch caught up with our apply
+            ws.answers.pop((kind, name), None)
+        elif (kind, name) in ws.applied and ws.applied[(kind, name)][0] == digest:
+            # Applied moments ago; the watch has not shown it yet.
+            return ws.answers.get((kind, name)) or current
+        reason = apply_reason(desired, current)
+        if reason is None:
+            return current
+        refused = ws.rejected.get(digest)
+        if refused is not None:
+            step.rejected = self._rejection(desired, refused[0])
+            return current
+        if current is None and await self._name_taken(host, desired, ws, step):
+            return None
+        try:
+            answer = await host.run(self.client.apply, desired)
+        except ApiError as failure:
+            self._failed(host, body, ws, desired, digest, failure, step)
+            return current
+        ws.applied[(kind, name)] = (digest, self.monotonic() + EXPECTATION_TTL)
+        if isinstance(answer, Mapping):
+            ws.answers[(kind, name)] = dict(answer)
+        self._announce_apply(host, body, desired, current, reason)
+        return ws.answers.get((kind, name)) or current
+
+    async def _name_taken(
+        self,
+        host: Reconciler,
+        desired: Mapping[str, Any],
+        ws: _WorkloadState,
+        step: _Step,
+    ) -> bool:
+        """Before the first apply of a name: an object of that name that is not the
+        PodPattern's must not be taken over. True when it is someone else's (or cannot be
+        read), with the problem in `step`; False when the name is free or ours."""
+        kind = str(desired["kind"])
+        meta = _meta(desired)
+        try:
+            existing = await host.run(
+                self.client.get, kind, str(meta["namespace"]), str(meta["name"])
+            )
+        except ApiError as failure:
+            if failure.not_found:
+                return False
+            step.problem = Problem("WorkloadUnreadable", f"reading {describe(desired)}: {failure}")
+            return True
+        if controller_uid(_meta(existing or {})) == ws.uid:
+            return False
+        owner = next(
+            (
+                f"{ref.get('kind')} {ref.get('name')}"
+                for ref in _meta(existing or {}).get("ownerReferences") or ()
+                if ref.get("controller")
+            ),
+            "nothing",
+        )
+        step.problem = Problem(
+            "WorkloadNameTaken",
+            f"{describe(desired)} already exists in namespace {meta['namespace']} and is "
+            f"controlled by {owner}, not by this PodPattern; it is left alone. Delete or "
+            "rename it, or rename the PodPattern.",
+        )
+        return True
+
+    def _failed(
+        self,
+        host: Reconciler,
+        body: Mapping[str, Any],
+        ws: _WorkloadState,
+        desired: Mapping[str, Any],
+        digest: str,
+        failure: ApiError,
+        step: _Step,
+    ) -> None:
+        if failure.invalid:
+            ws.rejected[digest] = (failure.message, self.monotonic() + REJECTION_TTL)
+            step.rejected = self._rejection(desired, failure.message)
+            host._post(body, Event("Warning", "WorkloadRejected", step.rejected.message, "Apply"))
+            return
+        if failure.namespace_terminating:
+            return
+        step.problem = Problem(
+            "WorkloadApplyFailed",
+            f"applying {describe(desired)} failed: {failure.message}. Retrying with backoff; "
+            "if this persists, check the operator's permissions (RBAC) and admission policies",
+        )
+        host._post(body, Event("Warning", "WorkloadApplyFailed", step.problem.message, "Apply"))
+
+    @staticmethod
+    def _rejection(desired: Mapping[str, Any], message: str) -> Problem:
+        return Problem(
+            "WorkloadRejected",
+            f"the API server rejects {describe(desired)}: {message}. Fix the PodPattern "
+            "field that produces it; the running objects are left as they are.",
+        )
+
+    async def _recreate(
+        self,
+        host: Reconciler,
+        body: Mapping[str, Any],
+        ws: _WorkloadState,
+        rendered: RenderedWorkload,
+        current: Mapping[str, Any],
+        step: _Step,
+    ) -> None:
+        """Replace an object whose immutable fields change, under the same name."""
+        kind, name = rendered.kind, rendered.name
+        meta = _meta(current)
+        uid = str(meta.get("uid") or "")
+        # A StatefulSet's Pods (and their volumes) stay and are adopted by the new one; a
+        # Job's Pods belong to the run being replaced.
+        propagation = "Orphan" if kind == "StatefulSet" else "Background"
+        if not await self._delete(host, ws, current, propagation, step):
+            return
+        before = annotation(current, TEMPLATE_HASH_ANNOTATION)
+        after = annotation(rendered.object, TEMPLATE_HASH_ANNOTATION)
+        if kind == "Job":
+            message = (
+                f"Deleted Job {name} (template {before}) to run template {after}: a Job's Pod "
+                "template and completions cannot change in place"
+            )
+        else:
+            message = (
+                f"Deleted StatefulSet {name}, keeping its Pods and volumes, to create it again "
+                "with changed claim templates (they cannot change in place); the new one "
+                "adopts the Pods. Existing PersistentVolumeClaims keep their size."
+            )
+        host._post(body, Event("Normal", "WorkloadRecreated", message, "Replace"))
+        step.waiting = f"waiting for the old {kind} {name} (uid {uid}) to be deleted"
+
+    async def _delete(
+        self,
+        host: Reconciler,
+        ws: _WorkloadState,
+        obj: Mapping[str, Any],
+        propagation: str,
+        step: _Step,
+    ) -> bool:
+        meta = _meta(obj)
+        uid = str(meta.get("uid") or "")
+        try:
+            await host.run(
+                self.client.delete,
+                str(obj.get("kind")),
+                str(meta.get("namespace")),
+                str(meta.get("name")),
+                uid,
+                propagation,
+            )
+        except ApiError as failure:
+            if not (failure.not_found or failure.conflict):
+                step.problem = Problem(
+                    "WorkloadDeleteFailed",
+                    f"deleting {describe(obj)} failed: {failure.message}. Retrying with "
+                    "backoff; check the operator's permissions (RBAC)",
+                )
+                return False
+        ws.deleted[uid] = self.monotonic() + EXPECTATION_TTL
+        return True
+
+    async def _replace(
+        self,
+        host: Reconciler,
+        body: Mapping[str, Any],
+        ws: _WorkloadState,
+        rendered: RenderedWorkload,
+        live: Mapping[str, Any] | None,
+        intent: Intent,
+        old: Sequence[Mapping[str, Any]],
+        old_pods: Sequence[ObservedPod],
+        step: _Step,
+    ) -> None:
+        """Delete the old objects once the new one is available; until then, say so."""
+        what = f"{rendered.kind} {rendered.name}"
+        names = [describe(obj) for obj in old]
+        if old_pods:
+            names.append(_pods_phrase(len(old_pods)))
+        replicas = intent.replicas if rendered.kind in ("Deployment", "StatefulSet") else None
+        if step.rejected is not None or not is_available(rendered.kind, live, replicas):
+            step.replacing = tuple(names)
+            marker = f"{what}|{','.join(names)}"
+            if ws.replacing_since != marker and step.rejected is None:
+                ws.replacing_since = marker
+                host._post(
+                    body,
+                    Event(
+                        "Normal",
+                        "ReplacingWorkload",
+                        f"Replacing {', '.join(names)} with {what}: the old stays until "
+                        f"{what} is available",
+                        "Replace",
+                    ),
+                )
+            return
+        ws.replacing_since = None
+        for obj in old:
+            if await self._delete(host, ws, obj, "Background", step):
+                host._post(
+                    body,
+                    Event(
+                        "Normal",
+                        "WorkloadReplaced",
+                        f"Deleted {describe(obj)}: replaced by {what}, which is available",
+                        "Replace",
+                    ),
+                )
+        deleted: list[str] = []
+        namespace = str(_meta(body).get("namespace"))
+        for pod in old_pods:
+            if pod.uid in ws.deleted:
+                continue
+            try:
+                await host.run(host.api.delete_pod, namespace, pod.name, pod.uid)
+            except ApiError as failure:
+                if not (failure.not_found or failure.conflict):
+                    step.problem = Problem(
+                        "PodDeleteFailed", f"deleting Pod {pod.name} failed: {failure.message}"
+                    )
+                    continue
+            ws.deleted[pod.uid] = self.monotonic() + EXPECTATION_TTL
+            deleted.append(pod.name)
+        if deleted:
+            shown = ", ".join(sorted(deleted)[:10])
+            more = f" and {len(deleted) - 10} more" if len(deleted) > 10 else ""
+            host._post(
+                body,
+                Event(
+                    "Normal",
+                    "WorkloadReplaced",
+                    f"Deleted {_pods_phrase(len(deleted))} ({shown}{more}): replaced by "
+                    f"{what}, which is available",
+                    "Replace",
+                ),
+            )
+
+    async def _drop_headless_service(
+        self,
+        host: Reconciler,
+        body: Mapping[str, Any],
+        ws: _WorkloadState,
+        key: Key,
+        uid: str,
+        step: _Step,
+    ) -> None:
+        """The headless Service goes with the last StatefulSet of the PodPattern."""
+        ours = self.ours(key, uid)
+        if any(obj.get("kind") == "StatefulSet" for obj in ours):
+            return
+        for obj in ours:
+            if obj.get("kind") == "Service" and await self._delete(
+                host, ws, obj, "Background", step
+            ):
+                host._post(
+                    body,
+                    Event(
+                        "Normal",
+                        "ServiceDeleted",
+                        f"Deleted {describe(obj)}: no StatefulSet of this PodPattern needs it",
+                        "Delete",
+                    ),
+                )
+
+    # --- workload kind Pod: objects of an earlier kind ---------------------------------------
+
+    async def retire(
+        self, host: Reconciler, key: Key, body: Mapping[str, Any], pods_ready: bool
+    ) -> bool:
+        """The PodPattern now runs its Pods itself (kind Pod). Delete the workload objects of
+        an earlier kind once those Pods are ready. True when a delete failed (retry)."""
+        uid = str(_meta(body).get("uid") or "")
+        if not self.ours(key, uid):
+            self._states.pop(key, None)
+            return False
+        ws = self._state(key, uid)
+        ours = self.ours(key, uid)
+        workloads = [obj for obj in ours if obj.get("kind") in WORKLOAD_KINDS]
+        step = _Step()
+        if workloads and not pods_ready:
+            names = ", ".join(describe(obj) for obj in workloads)
+            marker = f"Pod|{names}"
+            if ws.replacing_since != marker:
+                ws.replacing_since = marker
+                host._post(
+                    body,
+                    Event(
+                        "Normal",
+                        "ReplacingWorkload",
+                        f"Replacing {names} with Pods of workload kind Pod: the old stays "
+                        "until the Pods are ready",
+                        "Replace",
+                    ),
+                )
+            return False
+        ws.replacing_since = None
+        for obj in workloads:
+            if await self._delete(host, ws, obj, "Background", step):
+                host._post(
+                    body,
+                    Event(
+                        "Normal",
+                        "WorkloadReplaced",
+                        f"Deleted {describe(obj)}: replaced by Pods of workload kind Pod, "
+                        "which are ready",
+                        "Replace",
+                    ),
+                )
+        await self._drop_headless_service(host, body, ws, key, uid, step)
+        if step.problem is not None:
+            host._post(body, Event("Warning", step.problem.reason, step.problem.message, "Delete"))
+            return True
+        return False
+
+    # --- Events ------------------------------------------------------------------------------
+
+    def _announce_apply(
+        self,
+        host: Reconciler,
+        body: Mapping[str, Any],
+        desired: Mapping[str, Any],
+        current: Mapping[str, Any] | None,
+        reason: str,
+    ) -> None:
+        template = annotation(desired, TEMPLATE_HASH_ANNOTATION)
+        if current is None:
+            detail = f" (template {template})" if template else ""
+            host._post(
+                body,
+                Event("Normal", "WorkloadCreated", f"Created {describe(desired)}{detail}", "Apply"),
+            )
+        else:
+            host._post(
+                body,
+                Event(
+                    "Normal", "WorkloadUpdated", f"Updated {describe(desired)}: {reason}", "Apply"
+                ),
+            )
+
+    @staticmethod
+    def _announce_validity(
+        host: Reconciler, body: Mapping[str, Any], previous: Mapping[str, Any] | None, step: _Step
+    ) -> None:
+        if step.rejected is not None:
+            return
+        for item in (previous or {}).get("conditions") or ():
+            if isinstance(item, Mapping) and item.get("type") == "Valid":
+                if item.get("status") == "False":
+                    host._post(
+                        body,
+                        Event(
+                            "Normal",
+                            "SpecValid",
+                            "The spec is valid again; reconciling",
+                            "Validate",
+                        ),
+                    )
+                return
+
+
+def _pods_phrase(count: int) -> str:
+    return f"{count} Pod{'s' if count != 1 else ''} of workload kind Pod"
+
+
+# --- Kopf wiring -------------------------------------------------------------------------
+
+
+def index_ids() -> list[str]:
+    """The ids of the Kopf indexes of workload objects (Kopf hands each to the start-up
+    handler as a keyword argument of that name)."""
+    return [f"pattern_{plural}" for _, _, plural in WATCHED]
+
+
+def pattern_objects(
+    *, body: Mapping[str, Any], namespace: str | None, labels: Mapping[str, str], **_: Any
+) -> dict[Key, dict[str, Any]]:
+    return {(namespace or "", labels[PATTERN_LABEL]): index_value(body)}
+
+
+async def object_event(
+    *, namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any
+) -> None:
+    memo.controller.queue.kick((namespace or "", labels[PATTERN_LABEL]))
+
+
+def configure_watches(settings: Any) -> None:
+    """Only objects with the pattern label are streamed to the operator at all."""
+    for group, version, plural in WATCHED:
+        settings.watching.label_selectors[(group or version), plural] = PATTERN_LABEL
+
+
+def register(registry: Any) -> None:
+    import kopf
+
+    for (group, version, plural), index_id in zip(WATCHED, index_ids(), strict=True):
+        api = f"{group}/{version}" if group else version
+        labels = {PATTERN_LABEL: kopf.PRESENT}
+        kopf.index(api, plural, labels=labels, id=index_id, registry=registry)(pattern_objects)
+        kopf.on.event(api, plural, labels=labels, id=f"{plural}_event", registry=registry)(
+            object_event
+        )
