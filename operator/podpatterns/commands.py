@@ -20,6 +20,7 @@ from podpatterns.api.validation import (
     check_profile,
     parse,
     parse_profile,
+    warnings,
 )
 from podpatterns.presets import RenderedPattern, referenced_profiles, render_pattern
 from podpatterns.render import RenderError, pod_name, render_pod
@@ -272,6 +273,10 @@ def _validate(args: argparse.Namespace) -> int:
                     errors = [error.error]
             _report(sys.stdout, document.label, errors)
             clean = clean and not errors
+            if pattern is not None and not errors:
+                # Worth knowing, but valid: they do not fail the file.
+                for warning in warnings(pattern):
+                    print(f"{document.label}: warning: {warning.path}: {warning.message}")
         if not documents:
             print(f"{source}: no documents")
             clean = False

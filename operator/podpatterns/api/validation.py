@@ -844,7 +844,19 @@ _CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midni
 
 def _check_workload(spec: PodPatternSpec, errors: _Collector) -> None:
     workload = spec.workload
-    if has(workload, "rollout"):
+    if workload.kind in ("StatefulSet", "DaemonSet") and workload.rollout.max_unavailable in (
+        0,
+        "0%",
+    ):
+        # These kinds have no maxSurge (v1alpha1 refuses it): a new Pod can only take the
+        # place of one taken down, and the API server refuses 0.
+        errors.add(
+            ["spec", "workload", "rollout", "maxUnavailable"],
+            "InvalidSpec",
+            f"maxUnavailable 0 would stop a {workload.kind} from ever replacing a Pod: it "
+            "updates by taking Pods down, without surge. Allow at least 1 (or a percentage)",
+        )
+    elif has(workload, "rollout"):
         rollout = workload.rollout
         if rollout.max_unavailable in (0, "0%") and rollout.max_surge in (0, "0%"):
             errors.add(
@@ -864,3 +876,27 @@ def _check_workload(spec: PodPatternSpec, errors: _Collector) -> None:
                 "day-of-week), for example '*/5 * * * *', or a macro such as @hourly; set the "
                 "time zone with cron.timeZone",
             )
+
+
+# --- warnings ----------------------------------------------------------------------------
+
+
+def warnings(pattern: PodPattern) -> list[FieldError]:
+    """What is valid but probably not meant: reported by `podpatterns validate` without
+    failing it. Today: sidecars that keep a Job from completing."""
+    found: list[FieldError] = []
+    spec = pattern.spec
+    if spec.workload.kind in ("Job", "CronJob") and spec.sidecar_mode == "Legacy" and spec.sidecars:
+        names = ", ".join(repr(sidecar.name) for sidecar in spec.sidecars)
+        found.append(
+            FieldError(
+                "spec.sidecarMode",
+                "SidecarsBlockCompletion",
+                f"sidecarMode Legacy runs sidecar {names} as ordinary containers of the "
+                f"{spec.workload.kind}'s Pods: a Pod finishes only when every container has "
+                "exited, so a sidecar that runs until stopped keeps the Job from ever "
+                "completing. Set sidecarMode to Native (or Auto, on Kubernetes 1.29 and "
+                "newer), or make each sidecar exit once the main container is done",
+            )
+        )
+    return found
