@@ -409,6 +409,22 @@ class WorkloadController:
         if kind != "StatefulSet":
             await self._drop_headless_service(host, body, ws, key, uid, step)
 
+        if kind in ("Job", "CronJob") and intent.sidecar_mode == "Legacy" and intent.sidecars:
+            # Valid, so not refused; but worth a Warning next to the stuck Job.
+            host._post(
+                body,
+                Event(
+                    "Warning",
+                    "SidecarsBlockCompletion",
+                    f"sidecarMode Legacy (in effect) runs sidecar {', '.join(intent.sidecars)} "
+                    f"as ordinary containers: each Pod of {kind} {name} keeps running after the "
+                    "main container exits, and the Job never completes. Set spec.sidecarMode "
+                    "to Native (Kubernetes 1.29 or newer), or make the sidecars exit when the "
+                    "main container is done",
+                    "Validate",
+                ),
+            )
+
         pods = [pod for pod in indexed if pod.workload == kind and pod.owner_uid != uid]
         spec = WorkloadStatusInput(
             generation=int(_meta(body).get("generation") or 0),
