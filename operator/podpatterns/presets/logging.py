@@ -24,7 +24,23 @@ from podpatterns.render import RenderError, ResolvedContainer
 
 # The configuration below targets these releases: 0.165.0 names its components file_log,
 # otlp_grpc and otlp_http (the old names filelog, otlp and otlphttp are deprecated aliases).
-OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib:0.165.0"
+OTEL_COLLECTOR_VERSION = "0.165.0"
+OTEL_COLLECTOR_IMAGE = f"otel/opentelemetry-collector-contrib:{OTEL_COLLECTOR_VERSION}"
+# The Go modules of the components the generated configuration uses, kind → modules: what
+# a collector built with the OpenTelemetry Collector Builder needs to run it (an image
+# override must contain at least these). The otlp receiver is not used by the preset; it
+# lets the same build serve as the collector the preset ships to.
+_CORE = "go.opentelemetry.io/collector"
+_CONTRIB = "github.com/open-telemetry/opentelemetry-collector-contrib"
+OTEL_COMPONENT_MODULES: dict[str, tuple[str, ...]] = {
+    "receivers": (f"{_CONTRIB}/receiver/filelogreceiver", f"{_CORE}/receiver/otlpreceiver"),
+    "exporters": (
+        f"{_CORE}/exporter/debugexporter",
+        f"{_CORE}/exporter/otlpexporter",
+        f"{_CORE}/exporter/otlphttpexporter",
+    ),
+    "extensions": (f"{_CONTRIB}/extension/healthcheckextension",),
+}
 FLUENT_BIT_IMAGE = "fluent/fluent-bit:5.1.1"
 
 # The agents' usual health ports; the n-th logging sidecar of a Pod (from 0) uses port+n,
