@@ -8,6 +8,9 @@ Layout:
     tests/golden/<case>/expected-legacy.yaml  the same for Kubernetes 1.28
     tests/golden/<case>/expected-objects.yaml the generated ConfigMaps and the Service, when
                                               there are any (the same for both versions)
+    tests/golden/<case>/expected-workload.yaml workload kinds other than Pod: the Deployment,
+                                              StatefulSet (after its headless Service),
+                                              DaemonSet, Job or CronJob, for Kubernetes 1.37
     tests/golden/errors/<case>.yaml           a PodPattern that must be refused, optionally
                                               followed by SidecarProfile documents; its header
                                               comments name the field and part of the message:
@@ -50,6 +53,7 @@ ERRORS = GOLDEN / "errors"
 INPUT = "input.yaml"
 PROFILES = "profiles.yaml"
 OBJECTS = "expected-objects.yaml"
+WORKLOAD = "expected-workload.yaml"
 # Variant name → the API server version it is rendered for.
 VARIANTS: dict[str, tuple[int, int]] = {"native": (1, 37), "legacy": (1, 28)}
 OUTPUTS = {f"expected-{variant}.yaml": variant for variant in VARIANTS}
@@ -191,3 +195,14 @@ def dump_yaml(value: dict[str, Any]) -> str:
 
 def dump_yaml_all(values: list[dict[str, Any]]) -> str:
     return dump_documents(values)
+
+
+def render_workload_case(case: GoldenCase, variant: str = "native") -> list[dict[str, Any]]:
+    """What expected-workload.yaml holds: the workload object around the case's template
+    (after a StatefulSet's headless Service); empty for kind Pod."""
+    from podpatterns.render.workloads import render_workload
+
+    if case.pattern.spec.workload.kind == "Pod":
+        return []
+    template = render_case(case.pattern, variant, case.profiles).template
+    return render_workload(case.pattern, template).objects()

@@ -26,6 +26,7 @@ from tests.unit.golden import (
     OUTPUTS,
     PROFILES,
     VARIANTS,
+    WORKLOAD,
     Profiles,
     case_names,
     dump_yaml,
@@ -90,7 +91,7 @@ def test_golden_objects(name: str) -> None:
 
 
 def test_no_stale_golden_files() -> None:
-    expected = {INPUT, PROFILES, OBJECTS, *OUTPUTS}
+    expected = {INPUT, PROFILES, OBJECTS, WORKLOAD, *OUTPUTS}
     stale = []
     for entry in sorted(GOLDEN.iterdir()):
         if entry == ERRORS or entry.name == "README.md":
