@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--idle-seconds", type=float, help="idle window (default 30)")
     parser.add_argument("--skip", type=lambda t: frozenset(p.strip() for p in t.split(",")),
                         help="leave out parts: scenarios, steady, replace, rollout, idle")
+    parser.add_argument("--profile", action="store_true",
+                        help="run the operator under py-spy and keep a flame graph per "
+                        "operator process in the work folder (sampling costs a little: "
+                        "not for the numbers in docs)")
     parser.add_argument("--no-restart", action="store_true",
                         help="use the running dev cluster as it is (implied by --quick); "
                         "only the mode matching its kube-controller-manager rate runs")
@@ -132,6 +136,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
             changes[field] = value
     if args.no_restart:
         changes["restart"] = False
+    if args.profile:
+        changes["profile"] = True
     plan = replace(base, **changes)
     if plan.repeats < 1:
         raise SystemExit("--repeats must be at least 1")
@@ -207,12 +213,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     plan = make_plan(args)
+    # What is missing is found out now rather than after an hour of measuring.
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        # Found out now rather than after an hour of measuring.
         print("python -m bench: matplotlib is needed for the plot: "
               ".venv/bin/pip install -e '.[bench]'", file=sys.stderr)
+        return 2
+    if plan.profile and not Path(sys.executable).with_name("py-spy").exists():
+        print("python -m bench: --profile needs py-spy: .venv/bin/pip install -e '.[bench]'",
+              file=sys.stderr)
+        return 2
+    if plan.profile and write_docs:
+        print("python -m bench: a profiled run is slower; its numbers do not go into docs "
+              "(add --no-write-docs)", file=sys.stderr)
         return 2
 
     from bench.cluster import BenchCluster, mode_of
@@ -267,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
             "machine": _machine(),
             "restarted_cluster": plan.restart,
+            "profiled": plan.profile,
         },
         "modes": [],
         "notes": [],

@@ -66,6 +66,7 @@ class Operator:
         qps: float,
         burst: int,
         extra: tuple[str, ...] = (),
+        profile: bool = False,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.namespace_glob = namespace_glob
@@ -73,6 +74,7 @@ class Operator:
         self.qps = qps
         self.burst = burst
         self.extra = extra
+        self.profile = profile
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -87,14 +89,34 @@ class Operator:
         ]
 
     @property
+    def profile_path(self) -> Path:
+        return self.log_dir / f"operator-{self.starts}.profile.svg"
+
+    def _command(self) -> list[str]:
+        if not self.profile:
+            return self.argv
+        # Sampling from outside the process: the operator's code is not changed, and the
+        # flame graph shows where its time goes (only samples where it is busy).
+        py_spy = Path(sys.executable).with_name("py-spy")
+        return [str(py_spy), "record", "--rate", "100", "--nonblocking",
+                "--output", str(self.profile_path), "--", *self.argv]
+
+    @property
     def log_path(self) -> Path:
         return self.log_dir / f"operator-{self.starts}.log"
 
     @property
     def pid(self) -> int:
+        """The operator's own process (under py-spy: py-spy's child)."""
         if self.process is None or self.process.poll() is not None:
             raise RuntimeError(f"the operator is not running; its log: {self.log_path}")
-        return self.process.pid
+        if not self.profile:
+            return self.process.pid
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = children.read_text().split()
+        if not pids:
+            raise RuntimeError("py-spy has not started the operator")
+        return int(pids[0])
 
     def start(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -105,7 +127,7 @@ class Operator:
         env.pop("KUBECONFIG", None)  # only its own identity, never the admin's
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                self._command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=env, start_new_session=True,
             )
         line = ready_line()
@@ -146,6 +168,14 @@ class Operator:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
+        if self.profile:
+            # py-spy writes its profile when the operator exits; stopped itself, it would not.
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                self.process.wait(timeout=STOP_TIMEOUT)
+                return
+            except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired):
+                pass
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=STOP_TIMEOUT)

@@ -53,6 +53,8 @@ class Plan:
     label: str = "default"
     skip: frozenset[str] = field(default_factory=frozenset)
     """Parts left out: scenarios, steady, replace, rollout, idle."""
+    profile: bool = False
+    """Run the operator under py-spy (its numbers then include the sampling overhead)."""
 
     def scenarios(self) -> list[Scenario]:
         return schedule(self.sizes, self.replica_scenario, self.repeats,

@@ -132,6 +132,9 @@ class Runner:
             if self.operator is not None:
                 result["operator"]["tracebacks"] = self.operator.tracebacks()
                 self.operator.stop()
+                if self.plan.profile:
+                    result["operator"]["profiles"] = [
+                        str(p) for p in sorted(self.operator.log_dir.glob("*.profile.svg"))]
         return result
 
     def _guarded(self, step: Callable[[], dict[str, Any]],
@@ -177,6 +180,7 @@ class Runner:
             self.work_dir / f"mode-{mode.key}",
             qps=mode.operator_qps,
             burst=mode.operator_burst,
+            profile=self.plan.profile,
         )
         self.progress.doing("starting the operator")
         self.operator.start()
