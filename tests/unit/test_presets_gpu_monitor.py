@@ -45,7 +45,7 @@ def test_defaults() -> None:
     # No GPU for the exporter itself, whatever the runtime does with the variable.
     assert env["NVIDIA_VISIBLE_DEVICES"] == "void"
     assert "nvidia.com/gpu" not in str(gpu.get("resources"))
-    assert gpu["ports"] == [{"name": "metrics", "containerPort": 9400, "protocol": "TCP"}]
+    assert gpu["ports"] == [{"name": "gpu-metrics", "containerPort": 9400, "protocol": "TCP"}]
     assert gpu["livenessProbe"]["httpGet"] == {"path": "/health", "port": 9400}
     assert "volumeMounts" not in gpu, "the default needs no host access"
     assert rendered.template.spec["tolerations"] == [GPU_TOLERATION]

@@ -320,8 +320,12 @@ def test_two_logging_sidecars_get_their_own_health_ports() -> None:
         )
     )
     by_name = containers(rendered)
-    assert by_name["logs"]["ports"][0]["containerPort"] == 13133
-    assert by_name["audit"]["ports"][0]["containerPort"] == 13134
+    assert by_name["logs"]["ports"] == [
+        {"name": "log-health", "containerPort": 13133, "protocol": "TCP"}
+    ]
+    assert by_name["audit"]["ports"] == [
+        {"name": "log-health-1", "containerPort": 13134, "protocol": "TCP"}
+    ]
     audit = yaml.safe_load(config_data(rendered, "web-logging-audit")["config.yaml"])
     assert audit["extensions"]["health_check"]["endpoint"] == "0.0.0.0:13134"
 

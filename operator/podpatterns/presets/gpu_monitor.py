@@ -31,6 +31,7 @@ GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedu
 
 def render_gpu_monitor(ctx: PresetContext, settings: GpuMonitorSettings) -> ResolvedContainer:
     port = settings.port
+    port_name = "gpu-metrics" if ctx.instance == 0 else f"gpu-metrics-{ctx.instance}"
     container: dict[str, Any] = {
         "name": ctx.name,
         "image": DCGM_EXPORTER_IMAGE,
@@ -44,7 +45,8 @@ def render_gpu_monitor(ctx: PresetContext, settings: GpuMonitorSettings) -> Reso
             # The metrics' Hostname label: the node, not the Pod.
             field_env("NODE_NAME", "spec.nodeName"),
         ],
-        "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}],
+        # Prefixed: "metrics" is a common name for the application's own port.
+        "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
         "livenessProbe": {
             "httpGet": {"path": "/health", "port": port},
             "initialDelaySeconds": 10,

@@ -56,7 +56,14 @@ FLUENT_BIT_USER = 65534
 CONFIG_DIR = f"{CONFIG_ROOT}/logging"
 OTEL_CONFIG_FILE = "config.yaml"
 FLUENT_BIT_CONFIG_FILE = "fluent-bit.conf"
-HEALTH_PORT_NAME = "health"
+# Port names should be unique in a Pod (the API server warns otherwise, and a Service or
+# probe naming the port would pick the first): prefixed with the preset, numbered from the
+# second logging sidecar on.
+HEALTH_PORT_NAME = "log-health"
+
+
+def port_name(ctx: PresetContext) -> str:
+    return HEALTH_PORT_NAME if ctx.instance == 0 else f"{HEALTH_PORT_NAME}-{ctx.instance}"
 
 
 def health_port(ctx: PresetContext, settings: LoggingSettings) -> int:
@@ -126,7 +133,7 @@ def _otel_container(ctx: PresetContext, port: int) -> dict[str, Any]:
         "image": OTEL_COLLECTOR_IMAGE,
         "args": [f"--config={CONFIG_DIR}/{OTEL_CONFIG_FILE}"],
         "env": _identity_env(),
-        "ports": [{"name": HEALTH_PORT_NAME, "containerPort": port, "protocol": "TCP"}],
+        "ports": [{"name": port_name(ctx), "containerPort": port, "protocol": "TCP"}],
         # Liveness only: a log shipper that is not ready yet must not take the app out of
         # its Service.
         "livenessProbe": {
@@ -146,7 +153,7 @@ def _fluent_bit_container(ctx: PresetContext, port: int) -> dict[str, Any]:
         "command": ["/fluent-bit/bin/fluent-bit"],
         "args": ["-c", f"{CONFIG_DIR}/{FLUENT_BIT_CONFIG_FILE}"],
         "env": _identity_env(),
-        "ports": [{"name": HEALTH_PORT_NAME, "containerPort": port, "protocol": "TCP"}],
+        "ports": [{"name": port_name(ctx), "containerPort": port, "protocol": "TCP"}],
         "livenessProbe": {
             "httpGet": {"path": FLUENT_BIT_HEALTH_PATH, "port": port},
             "initialDelaySeconds": 5,

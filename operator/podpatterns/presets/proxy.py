@@ -51,6 +51,8 @@ def target_port(ctx: PresetContext, settings: ProxySettings) -> int:
 def render_proxy(ctx: PresetContext, settings: ProxySettings) -> ResolvedContainer:
     tls = settings.tls is not None
     scheme = "HTTPS" if tls else "HTTP"
+    # Unique in the Pod, also with two proxies (the API server warns about duplicates).
+    port_name = PORT_NAME if ctx.instance == 0 else f"{PORT_NAME}-{ctx.instance}"
     config_volume = ctx.volume("config")
     tmp_volume = ctx.volume("tmp")
     mounts: list[dict[str, Any]] = [
@@ -70,7 +72,7 @@ def render_proxy(ctx: PresetContext, settings: ProxySettings) -> ResolvedContain
     container: dict[str, Any] = {
         "name": ctx.name,
         "image": NGINX_IMAGE,
-        "ports": [{"name": PORT_NAME, "containerPort": settings.port, "protocol": "TCP"}],
+        "ports": [{"name": port_name, "containerPort": settings.port, "protocol": "TCP"}],
         "readinessProbe": {
             "httpGet": {"path": READY_PATH, "port": settings.port, "scheme": scheme},
             "periodSeconds": 5,
