@@ -316,6 +316,7 @@ def plot(results: Mapping[str, Any], path: Path) -> Path:
 
     matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     modes = list(results.get("modes", ()))
     figure, axes = plt.subplots(1, max(len(modes), 1), figsize=(5.5 * max(len(modes), 1), 4.2),
@@ -336,6 +337,17 @@ def plot(results: Mapping[str, Any], path: Path) -> Path:
                           label=TITLES[system])
         axis.set_xscale("log")
         axis.set_yscale("log")
+        # Plain numbers on both axes: the sizes themselves and seconds, not powers of ten.
+        sizes = sorted({objects for (objects, replicas, _) in table_rows if replicas == 1})
+        if sizes:
+            axis.set_xticks(sizes)
+            axis.set_xlim(min(sizes) / 1.6, max(sizes) * 1.6)
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.yaxis.set_minor_formatter(FuncFormatter(
+            lambda value, _: f"{value:g}" if f"{value:g}".lstrip("0.")[:1] in ("2", "5")
+            else ""))
         axis.set_xlabel("N objects (1 Pod each)")
         axis.set_title(f"mode {mode['key']}: {mode['title']}", fontsize=9)
         axis.grid(True, which="both", alpha=0.3)
