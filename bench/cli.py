@@ -330,10 +330,12 @@ def _restore(cluster: Any, before: Any, progress: Progress) -> None:
     try:
         if before is None:
             progress.say("Stopping the dev cluster (it was not running before the run)")
-            cluster.down()
+            with progress.paused("stopping the dev cluster"):
+                cluster.down()
         elif cluster.running_options() != before:
             progress.say("Restarting the dev cluster with its options from before the run")
-            cluster.up(before)
+            with progress.paused("restoring the dev cluster"):
+                cluster.up(before)
     except Exception as error:
         progress.say(f"could not restore the dev cluster ({error}); "
                      "`podpatterns dev-cluster up` starts it with the defaults")

@@ -7,10 +7,11 @@ log (no TTY) a line is printed when the status text changes its kind and every 1
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 
@@ -42,6 +43,7 @@ class Progress:
         self._thread: threading.Thread | None = None
         self._last_plain = 0.0
         self._drawn = False
+        self._paused = False
 
     # -- what is going on ----------------------------------------------------------------
     def begin(self, context: str, *, step: int | None = None) -> None:
@@ -76,6 +78,19 @@ class Progress:
             self.out.flush()
         self._emit(force=self.interactive)
 
+    @contextlib.contextmanager
+    def paused(self, what: str) -> Iterator[None]:
+        """While another tool prints its own progress (the dev cluster coming up)."""
+        self.doing(what)
+        with self._lock:
+            self._clear()
+            self._paused = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._paused = False
+
     # -- drawing -------------------------------------------------------------------------
     def line(self) -> str:
         now = self.clock()
@@ -94,6 +109,8 @@ class Progress:
 
     def _emit(self, *, force: bool = False) -> None:
         with self._lock:
+            if self._paused:
+                return
             text = self.line()
             if self.interactive:
                 width = 160

@@ -155,10 +155,11 @@ class Runner:
             from bench.cluster import bench_options
 
             options = bench_options(mode, self.plan.max_pods())
-            self.progress.doing("dev cluster up", f"{options.workers} kwok workers x "
-                                f"{options.worker_pods} Pods, audit log, kcm "
-                                f"{mode.kcm_qps or 'defaults'}")
-            cluster.up(options)
+            self.progress.say(f"  dev cluster up: {options.workers} kwok workers x "
+                              f"{options.worker_pods} Pods, audit log, kube-controller-manager "
+                              f"{mode.kcm_qps or 'defaults'}")
+            with self.progress.paused("dev cluster up"):
+                cluster.up(options)
         self.audit_on = cluster.audit_enabled()
         if not self.audit_on:
             self.notes.append(f"mode {mode.key}: the cluster runs without its audit log "
