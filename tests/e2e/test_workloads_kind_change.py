@@ -83,9 +83,10 @@ def test_kind_changes_replace_the_old_object_without_a_gap(
 
         # Ready Pods all along: after every event of the Pod watch, some were ready; and
         # never fewer than asked for, since the old object went only once the new served.
-        # The watch saw every generation of Pods (2 of kind Pod, 2 of the Deployment, 2 of
-        # the StatefulSet, 2 of kind Pod again, one per node of the DaemonSet)...
-        assert len(watch.seen) >= 4 * REPLICAS + 3, sorted(watch.seen)
+        # The watch saw every generation of Pods: kind Pod's (named NAME-HASH-SLOT, so the
+        # same names when they come back), the Deployment's, the StatefulSet's, and one per
+        # kwok worker of the DaemonSet...
+        assert len(watch.seen) >= 3 * REPLICAS + 3, sorted(watch.seen)
         # ...and never fewer ready ones than asked for.
         dips = [entry for entry in watch.since(started) if entry[2] < REPLICAS]
         assert not dips, f"moments with fewer than {REPLICAS} ready Pods: {dips[:5]}"
