@@ -24,6 +24,7 @@ from podpatterns.api.validation import (
 )
 from podpatterns.presets import RenderedPattern, referenced_profiles, render_pattern
 from podpatterns.render import RenderError, pod_name, render_pod
+from podpatterns.render.workloads import render_workload
 
 CRD_EPILOG = """\
 Examples:
@@ -40,11 +41,13 @@ Examples:
   podpatterns render -f app.yaml --profiles profiles.yaml | kubectl apply -f -
 
 The output starts with the ConfigMaps the presets generate and the Service of
-spec.service, then, without --template, the Pods the operator keeps for workload kind
-Pod: spec.workload.replicas of them (one for DaemonSet, Job and CronJob), named
-NAME-HASH-ORDINAL. An ownerReference to the PodPattern is added when the file carries
-metadata.uid. SidecarProfiles the PodPatterns name are taken from every file given, with
--f or --profiles; a name none of them defines is an error (ProfileNotFound).
+spec.service, then, without --template, what the operator creates to run the Pods: for
+workload kind Pod the Pods it keeps (spec.workload.replicas of them, named
+NAME-HASH-ORDINAL); for the other kinds the Deployment, StatefulSet (after its headless
+Service), DaemonSet, Job or CronJob around the same Pod template. An ownerReference to
+the PodPattern is added when the file carries metadata.uid. SidecarProfiles the
+PodPatterns name are taken from every file given, with -f or --profiles; a name none of
+them defines is an error (ProfileNotFound).
 """
 
 VALIDATE_EPILOG = """\
@@ -357,8 +360,12 @@ def _rendered(
         )
         return outputs
     workload = pattern.spec.workload
-    count = workload.replicas if workload.has_replicas else 1
+    if workload.kind != "Pod":
+        # What the operator applies: the workload object around the same template.
+        outputs.extend(render_workload(pattern, template).objects())
+        return outputs
     outputs.extend(
-        render_pod(pattern, template, pod_name(pattern, template, i)) for i in range(count)
+        render_pod(pattern, template, pod_name(pattern, template, i))
+        for i in range(workload.replicas)
     )
     return outputs

@@ -19,7 +19,8 @@ def test_render_prints_config_maps_and_service_before_the_pods(
 ) -> None:
     assert run("render", "-f", str(PROXY)) == 0
     documents = list(yaml.safe_load_all(capsys.readouterr().out))
-    assert [doc["kind"] for doc in documents] == ["ConfigMap", "Service", "Pod", "Pod", "Pod"]
+    # Workload kind Deployment: the Deployment, not its Pods.
+    assert [doc["kind"] for doc in documents] == ["ConfigMap", "Service", "Deployment"]
     objects = yaml.safe_load_all(
         (GOLDEN / "web-proxy-service" / "expected-objects.yaml").read_text()
     )

@@ -19,6 +19,7 @@ from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.kube import ApiError, KubeApi
 from podpatterns.controller.plan import deletion_rank, next_names, resolve_budget
 from podpatterns.controller.pods import HASH_LABEL, PATTERN_LABEL, ObservedPod
+from podpatterns.controller.workloads import change_note
 
 DIFF_FIELD_MANAGER = "podpatterns-diff"
 _IGNORED_METADATA = (
@@ -227,13 +228,6 @@ def compare(
             "The operator would set Valid=False and leave every Pod as it is."
         )
         return result
-    if after.kind != "Pod":
-        changes_pods.note = (
-            f"spec.workload.kind {after.kind} is not handled by this operator version; "
-            "it would set Valid=False and leave every Pod as it is."
-        )
-        return result
-
     changes_pods.template_after = after.template_hash
     if isinstance(before, Intent):
         changes_pods.template_before = before.template_hash
@@ -242,6 +236,11 @@ def compare(
             changes_pods.template_changes = diff_values(
                 template_view(before.pod_for(sample)), template_view(after.pod_for(sample))
             )
+    # Other kinds: the workload object's controller replaces the Pods, not the operator.
+    workload_note = change_note(name, before, after, len(owned))
+    if after.kind != "Pod":
+        changes_pods.note = workload_note
+        return result
     rank = lambda pod: deletion_rank(pod, after.template_hash, now)  # noqa: E731
     current = sorted((pod for pod in owned if pod.template_hash == after.template_hash), key=rank)
     stale = sorted((pod for pod in owned if pod.template_hash != after.template_hash), key=rank)
@@ -263,6 +262,8 @@ def compare(
             f"rolling update within maxSurge {budget.max_surge} and maxUnavailable "
             f"{budget.max_unavailable}"
         )
+    if workload_note is not None:
+        changes_pods.note = "; ".join(n for n in (changes_pods.note, workload_note) if n)
     return result
 
 
