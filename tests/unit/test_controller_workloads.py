@@ -586,3 +586,32 @@ def test_finished_job_is_read_from_the_previous_status() -> None:
     assert finished_job({**previous, "phase": "Progressing"}, "t1") is None
     assert finished_job({**previous, "workload": {"kind": "Deployment"}}, "t1") is None
     assert finished_job(None, "t1") is None
+
+
+def test_an_invalid_spec_leaves_the_object_and_keeps_mirroring_it(world: World) -> None:
+    reconciler = world.reconciler()
+    reconcile(reconciler)
+    settle(world, reconciler)
+    applied = world.writes()
+
+    # A sidecar named like the main container: valid for the schema, not for the checks.
+    world.change(sidecars=[{"name": "app", "image": "busybox:1.36"}])
+    world.cache.sync()
+    reconcile(reconciler)
+    assert world.writes() == applied, "an invalid spec must not touch the Deployment"
+    current = status(world)
+    assert current["phase"] == "Invalid"
+    assert (condition(world, "Valid")["status"], condition(world, "Valid")["reason"]) == (
+        "False",
+        "DuplicateName",
+    )
+    # Still the Deployment's counts, not zero: it runs on, untouched.
+    assert (current["readyReplicas"], current["workload"]["kind"]) == (2, "Deployment")
+    assert current["sidecars"] == [{"name": "logs", "ready": 2, "restarts": 2}]
+    assert "InvalidSpec" in world.server.reasons()
+
+    world.change(sidecars=SPEC["sidecars"])
+    world.cache.sync()
+    reconcile(reconciler)
+    assert status(world)["phase"] == "Ready"
+    assert world.server.reasons()[-1] == "SpecValid"

@@ -250,6 +250,11 @@ class Reconciler:
 
         intent = self._render(state, body)
         if isinstance(intent, Rejection):
+            if self.workloads is not None and self.workloads.holds(key, body, previous):
+                # A workload object runs the Pods: status keeps mirroring it.
+                return await self.workloads.hold(
+                    self, key, body, state, intent, indexed, previous, now
+                )
             return await self._hold(key, body, state, view, previous, now, intent)
         if intent.kind != "Pod" and self.workloads is not None:
             return await self.workloads.reconcile(

@@ -27,9 +27,9 @@ class WorkloadStatusInput:
     name: str
     replicas: int | None
     """Desired Pods for Deployment and StatefulSet; None for the kinds without replicas."""
-    template_hash: str
+    template_hash: str | None
     selector: str
-    sidecar_mode: str
+    sidecar_mode: str | None
     sidecars: tuple[str, ...] = ()
     problem: Problem | None = None
     """Something the operator could not do (name taken, API errors): Degraded."""
@@ -174,11 +174,14 @@ def compute_workload_status(
         "updatedReplicas": c.updated,
         "availableReplicas": c.available,
         "selector": spec.selector,
-        "templateHash": spec.template_hash,
-        "sidecarMode": spec.sidecar_mode,
-        "workload": {"kind": spec.kind, "name": spec.name},
-        "sidecars": [_sidecar_health(name, active) for name in spec.sidecars],
     }
+    # Unknown only while a spec that never was valid is held.
+    if spec.template_hash:
+        status["templateHash"] = spec.template_hash
+    if spec.sidecar_mode:
+        status["sidecarMode"] = spec.sidecar_mode
+    status["workload"] = {"kind": spec.kind, "name": spec.name}
+    status["sidecars"] = [_sidecar_health(name, active) for name in spec.sidecars]
     if spec.kind == "Job":
         status["job"] = _job_status(live)
     if spec.kind == "CronJob":

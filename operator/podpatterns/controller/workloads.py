@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from podpatterns.controller.events import Event
-from podpatterns.controller.intent import Intent
+from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.kube import APPLY_PATCH, FIELD_MANAGER, ApiError, KubeApi
 from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod, controller_uid
 from podpatterns.controller.status import Problem
@@ -759,6 +759,73 @@ class WorkloadController:
                         "Delete",
                     ),
                 )
+
+    # --- an invalid spec ------------------------------------------------------------------
+
+    def _running(
+        self, key: Key, body: Mapping[str, Any], previous: Mapping[str, Any] | None
+    ) -> Mapping[str, Any] | None:
+        """The workload object the last valid spec asked for, if it still runs."""
+        workload = (previous or {}).get("workload")
+        if not isinstance(workload, Mapping) or workload.get("kind") not in WORKLOAD_KINDS:
+            return None
+        uid = str(_meta(body).get("uid") or "")
+        for obj in self.ours(key, uid):
+            if obj.get("kind") == workload.get("kind") and _meta(obj).get("name") == workload.get(
+                "name"
+            ):
+                return obj
+        return None
+
+    def holds(self, key: Key, body: Mapping[str, Any], previous: Mapping[str, Any] | None) -> bool:
+        """Whether an invalid spec leaves a workload object running (rather than Pods of
+        the operator's own), whose status the PodPattern's keeps mirroring."""
+        return self._running(key, body, previous) is not None
+
+    async def hold(
+        self,
+        host: Reconciler,
+        key: Key,
+        body: Mapping[str, Any],
+        state: _State,
+        rejection: Rejection,
+        indexed: Sequence[ObservedPod],
+        previous: Mapping[str, Any] | None,
+        now: datetime.datetime,
+    ) -> float | None:
+        """Leave the workload object as it is, say why, and keep mirroring its status."""
+        live = self._running(key, body, previous)
+        assert live is not None
+        previous = previous or {}
+        host._post(body, Event("Warning", "InvalidSpec", rejection.message, "Validate"))
+        kind, name = str(live.get("kind")), str(_meta(live).get("name"))
+        uid = str(_meta(body).get("uid") or "")
+        replicas = None
+        if kind in ("Deployment", "StatefulSet"):
+            replicas = rejection.replicas
+            if replicas is None:
+                replicas = int((live.get("spec") or {}).get("replicas") or 0)
+        spec = WorkloadStatusInput(
+            generation=int(_meta(body).get("generation") or 0),
+            kind=kind,
+            name=name,
+            replicas=replicas,
+            template_hash=previous.get("templateHash")
+            or annotation(live, TEMPLATE_HASH_ANNOTATION),
+            selector=rejection.selector,
+            sidecar_mode=previous.get("sidecarMode"),
+            sidecars=tuple(
+                str(item.get("name"))
+                for item in previous.get("sidecars") or ()
+                if isinstance(item, Mapping)
+            ),
+            rejected=Problem(rejection.reason, rejection.message),
+        )
+        pods = [pod for pod in indexed if pod.workload == kind and pod.owner_uid != uid]
+        status = compute_workload_status(spec, live, pods, previous, now)
+        if await host._write_status(key, body, state, previous, status):
+            return host._backoff(state)
+        return None
 
     # --- workload kind Pod: objects of an earlier kind ---------------------------------------
 
