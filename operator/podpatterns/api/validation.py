@@ -362,30 +362,6 @@ def check_profile(profile: SidecarProfile) -> list[FieldError]:
         _check_logging(spec.logging or LoggingSettings(), ["spec", "logging"], errors)
     if spec.preset == "proxy" and spec.proxy is not None:
         _check_proxy_ports(spec.proxy, ["spec", "proxy"], errors)
-    for index, volume in enumerate(spec.volumes):
-        where: list[Part] = ["spec", "volumes", index]
-        if volume.containers is not None:
-            errors.add(
-                [*where, "containers"],
-                "InvalidSpec",
-                f"volume {volume.name!r}: a profile's volumes are mounted into its own sidecar "
-                "only: remove containers",
-            )
-        if volume.read_only:
-            errors.add(
-                [*where, "readOnly"],
-                "InvalidSpec",
-                f"volume {volume.name!r}: a profile's volumes are mounted into its own sidecar "
-                "only, so readOnly has no containers to name: remove it, and mount the volume "
-                "read-only with container.volumeMounts (name, mountPath, readOnly: true)",
-            )
-        if volume.claim_template is not None:
-            errors.add(
-                [*where, "claimTemplate"],
-                "InvalidSpec",
-                f"volume {volume.name!r}: claimTemplate needs a StatefulSet, which a profile "
-                "cannot know it will run in: use ephemeral or persistentVolumeClaim",
-            )
     return errors.found
 
 

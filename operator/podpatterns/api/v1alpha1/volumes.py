@@ -247,4 +247,34 @@ class Volume(VolumeBase):
 
 
 class ProfileVolume(VolumeBase):
-    """A volume a SidecarProfile brings along, in the shape of PodPattern volumes."""
+    """A volume a SidecarProfile brings along, in the shape of PodPattern volumes. It is
+    mounted into the profile's own sidecar only, at mountPath, read-write unless the
+    profile's container.volumeMounts mounts it otherwise."""
+
+    cel_rules = (
+        *VolumeBase.cel_rules,
+        Rule(
+            cel="!has(self.containers)",
+            holds=lambda m: not has(m, "containers"),
+            message="a profile's volumes are mounted into its own sidecar only: remove containers",
+            field="containers",
+            cel_reason="FieldValueForbidden",
+        ),
+        Rule(
+            cel="!has(self.readOnly) || size(self.readOnly) == 0",
+            holds=lambda m: not m.read_only,
+            message="a profile's volumes are mounted into its own sidecar only, so readOnly "
+            "has no containers to name: remove it, and mount the volume read-only with "
+            "container.volumeMounts (name, mountPath, readOnly: true)",
+            field="readOnly",
+            cel_reason="FieldValueForbidden",
+        ),
+        Rule(
+            cel="!has(self.claimTemplate)",
+            holds=lambda m: not has(m, "claim_template"),
+            message="claimTemplate needs a StatefulSet, which a profile cannot know it will "
+            "run in: use ephemeral or persistentVolumeClaim",
+            field="claimTemplate",
+            cel_reason="FieldValueForbidden",
+        ),
+    )
