@@ -34,18 +34,29 @@ REAL_NODE_LABEL = "podpatterns.dev/real-node"
 
 def add_commands(commands: Any) -> None:
     parser = commands.add_parser(
-        "demo", help="set everything up and show the operator at work on examples/",
-        description=__doc__, epilog=EPILOG,
+        "demo",
+        help="set everything up and show the operator at work on examples/",
+        description=__doc__,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--namespace", default="podpatterns-demo",
-                        help="namespace for the examples (default podpatterns-demo)")
-    parser.add_argument("--examples", type=Path, default=_repo_examples(),
-                        help="folder of PodPattern files (default: the project's examples/)")
-    parser.add_argument("--timeout", type=float, default=180,
-                        help="seconds to wait for the Pods (default 180)")
-    parser.add_argument("--stop", action="store_true",
-                        help="stop the demo's operator and delete its namespace")
+    parser.add_argument(
+        "--namespace",
+        default="podpatterns-demo",
+        help="namespace for the examples (default podpatterns-demo)",
+    )
+    parser.add_argument(
+        "--examples",
+        type=Path,
+        default=_repo_examples(),
+        help="folder of PodPattern files (default: the project's examples/)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=180, help="seconds to wait for the Pods (default 180)"
+    )
+    parser.add_argument(
+        "--stop", action="store_true", help="stop the demo's operator and delete its namespace"
+    )
     parser.set_defaults(handler=_demo)
 
 
@@ -66,8 +77,9 @@ class Demo:
         if os.environ.get("KUBECONFIG"):
             _say(f"Using the cluster in KUBECONFIG={os.environ['KUBECONFIG']}")
             if shutil.which("kubectl") is None:
-                raise SystemExit("kubectl is not on PATH; install it or unset KUBECONFIG to "
-                                 "use the dev cluster")
+                raise SystemExit(
+                    "kubectl is not on PATH; install it or unset KUBECONFIG to use the dev cluster"
+                )
             return
         from podpatterns.devcluster.cluster import DevCluster, Options
 
@@ -84,12 +96,22 @@ class Demo:
 
         crds = list(render_crds().values())
         _say(f"Installing {len(crds)} CRDs (server-side apply)")
-        self.kubectl("apply", "--server-side", "--force-conflicts",
-                     "--field-manager=podpatterns-demo", "-f", "-",
-                     input=yaml.safe_dump_all(crds))
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=podpatterns-demo",
+            "-f",
+            "-",
+            input=yaml.safe_dump_all(crds),
+        )
         for crd in crds:
-            self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                         f"crd/{crd['metadata']['name']}")
+            self.kubectl(
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                f"crd/{crd['metadata']['name']}",
+            )
 
     def start_operator(self) -> Path:
         self.state.mkdir(parents=True, exist_ok=True)
@@ -101,8 +123,11 @@ class Demo:
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "podpatterns", "run", "--namespace", self.namespace],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=self.env, start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,
             )
         (self.state / "operator.pid").write_text(str(proc.pid))
         _say(f"Operator running (pid {proc.pid}); log: {log}")
@@ -110,8 +135,9 @@ class Demo:
 
     def apply_examples(self, folder: Path) -> list[Path]:
         # A namespace left terminating by an earlier --stop would refuse the examples.
-        self.kubectl("wait", "--for=delete", f"namespace/{self.namespace}", "--timeout=90s",
-                     check=False)
+        self.kubectl(
+            "wait", "--for=delete", f"namespace/{self.namespace}", "--timeout=90s", check=False
+        )
         self.kubectl("create", "namespace", self.namespace, check=False)
         files = sorted(folder.glob("*.yaml"))
         if self._has_real_node():
@@ -130,11 +156,17 @@ class Demo:
             patterns = self.get("podpatterns")["items"]
             wanted = sum(p["spec"].get("workload", {}).get("replicas", 1) for p in patterns)
             pods = self.get("pods", "-l", "podpatterns.dev/pattern")["items"]
-            running = [p for p in pods if p["status"].get("phase") == "Running"
-                       and not p["metadata"].get("deletionTimestamp")]
+            running = [
+                p
+                for p in pods
+                if p["status"].get("phase") == "Running"
+                and not p["metadata"].get("deletionTimestamp")
+            ]
             ready = [p for p in patterns if p.get("status", {}).get("phase") == "Ready"]
-            line = (f"{len(running)}/{wanted} Pods Running, "
-                    f"{len(ready)}/{len(patterns)} PodPatterns Ready")
+            line = (
+                f"{len(running)}/{wanted} Pods Running, "
+                f"{len(ready)}/{len(patterns)} PodPatterns Ready"
+            )
             if line != last:
                 _say(f"  … {line}")
                 last = line
@@ -156,13 +188,16 @@ class Demo:
         deadline = time.monotonic() + timeout
         logs = ""
         while time.monotonic() < deadline:
-            logs = self.kubectl("logs", name, "-c", "log-shipper", "-n", self.namespace,
-                                check=False).stdout
+            logs = self.kubectl(
+                "logs", name, "-c", "log-shipper", "-n", self.namespace, check=False
+            ).stdout
             if len(logs.splitlines()) >= 3:
                 break
             time.sleep(1)
-        print(f"On the real node, the app in {name} writes its access log into the shared "
-              "volume; its log-shipper sidecar (read-only mount) prints:")
+        print(
+            f"On the real node, the app in {name} writes its access log into the shared "
+            "volume; its log-shipper sidecar (read-only mount) prints:"
+        )
         print(f"$ kubectl logs {name} -c log-shipper -n {self.namespace}")
         print(logs.rstrip() or "(nothing yet)")
         print()
@@ -173,8 +208,14 @@ class Demo:
             os.killpg(pid, signal.SIGTERM)
             _say(f"Stopped the operator (pid {pid})")
         (self.state / "operator.pid").unlink(missing_ok=True)
-        self.kubectl("delete", "namespace", self.namespace, "--ignore-not-found",
-                     "--timeout=90s", check=False)
+        self.kubectl(
+            "delete",
+            "namespace",
+            self.namespace,
+            "--ignore-not-found",
+            "--timeout=90s",
+            check=False,
+        )
         _say(f"Deleted namespace {self.namespace}")
 
     # -- helpers ---------------------------------------------------------------------
@@ -193,10 +234,20 @@ class Demo:
         nodes = self.get("nodes", "-l", f"{REAL_NODE_LABEL}=true", namespaced=False)
         return bool(nodes["items"])
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([self.kubectl_path, *args], input=input, capture_output=True,
-                                text=True, env=self.env, timeout=120)
+    def kubectl(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [self.kubectl_path, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+        )
         if check and result.returncode != 0:
             raise SystemExit(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
         return result
@@ -226,8 +277,9 @@ def _demo(args: argparse.Namespace) -> int:
     print("The operator keeps running in the background. Try:")
     print(f"  kubectl -n {demo.namespace} delete pod <one of the Pods>   # it comes back")
     print(f"  kubectl -n {demo.namespace} scale pp/web --replicas=5")
-    print(f"To stop: {stop}" + ("   then: podpatterns dev-cluster down"
-                                 if demo.dev_cluster else ""))
+    print(
+        f"To stop: {stop}" + ("   then: podpatterns dev-cluster down" if demo.dev_cluster else "")
+    )
     if demo.dev_cluster:
         print('To use kubectl here: eval "$(podpatterns dev-cluster env)"')
     return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -10,13 +12,18 @@ import time
 import pytest
 
 from tests.support.kube import Cluster
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.disruptive
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "podpatterns", "dev-cluster", *args],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "podpatterns", "dev-cluster", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_up_is_idempotent_and_down_leaves_no_process(cluster: Cluster) -> None:
@@ -49,3 +56,56 @@ def test_up_is_idempotent_and_down_leaves_no_process(cluster: Cluster) -> None:
     ready = re.search(r"nodes: (\d+)/(\d+) Ready", status.stdout)
     assert ready and ready.group(1) == ready.group(2), status.stdout
     print(f"warm dev-cluster up: {elapsed:.1f}s")
+
+
+def test_down_cleans_up_after_a_crash(cluster: Cluster, namespace: str) -> None:
+    """Every process killed at once (as by a crash or an OOM kill), then `down`."""
+    if not cluster.is_dev_cluster:
+        pytest.skip("this is about the dev cluster itself")
+    from podpatterns.devcluster.cluster import EXECUTABLES, PROGRAMS, DevCluster
+
+    dev = DevCluster()
+    real = cluster.get("nodes", "-l", "podpatterns.dev/real-node=true")["items"]
+    if real:
+        # Give the crash something to leave behind: a running container with volumes.
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "victim"},
+            "spec": {
+                "nodeSelector": {"podpatterns.dev/real-node": "true"},
+                "tolerations": [{"key": "podpatterns.dev/real-node", "operator": "Exists"}],
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": _busybox(),
+                        "imagePullPolicy": "Never",
+                        "command": ["sleep", "3600"],
+                    }
+                ],
+            },
+        }
+        cluster.create(pod, "-n", namespace)
+        wait_until(
+            lambda: (
+                cluster.get("pod", "victim", "-n", namespace)["status"].get("phase") == "Running"
+            ),
+            timeout=60,
+            what="a container on the real node",
+        )
+    for name in PROGRAMS:
+        pid = dev.supervisor.pid(name)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+    down = _cli("down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert dev.supervisor.strays(EXECUTABLES, dev.real_node().markers()) == []
+    assert dev.real_node().leftovers() == []
+    up = _cli("up")
+    assert up.returncode == 0, up.stderr
+
+
+def _busybox() -> str:
+    from podpatterns.devcluster.images import standard_images
+
+    return next(i.ref for i in standard_images() if i.name == "busybox")

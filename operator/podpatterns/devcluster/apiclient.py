@@ -33,7 +33,12 @@ class Client:
             self.context.load_cert_chain(str(client.cert), str(client.key))
 
     def request(
-        self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
         timeout: float = 5.0,
     ) -> Any:
         data = json.dumps(body).encode() if body is not None else None

@@ -172,9 +172,15 @@ def build_kubernetes(layout: Layout) -> Path:
     run_step(
         "compile " + ", ".join(KUBERNETES_COMMANDS),
         [
-            go, "build", "-v", "-trimpath",
-            "-ldflags", _version_ldflags(versions.KUBERNETES),
-            "-o", str(staging_bin) + "/", *packages,
+            go,
+            "build",
+            "-v",
+            "-trimpath",
+            "-ldflags",
+            _version_ldflags(versions.KUBERNETES),
+            "-o",
+            str(staging_bin) + "/",
+            *packages,
         ],
         log=logs / "kubernetes-build.log",
         cwd=work,
@@ -204,8 +210,17 @@ def build_etcd(layout: Layout) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     run_step(
         f"build etcd {versions.ETCD}",
-        [go, "build", "-v", "-trimpath", "-ldflags", "-s -w",
-         "-o", str(target / "etcd"), "go.etcd.io/etcd/server/v3"],
+        [
+            go,
+            "build",
+            "-v",
+            "-trimpath",
+            "-ldflags",
+            "-s -w",
+            "-o",
+            str(target / "etcd"),
+            "go.etcd.io/etcd/server/v3",
+        ],
         log=layout.build_root / "logs" / "etcd-build.log",
         cwd=work,
         env=_go_env(),
@@ -225,8 +240,15 @@ def build_kwok(layout: Layout) -> Path:
     env.pop("GOFLAGS", None)
     run_step(
         f"build kwok {versions.KWOK}",
-        [go, "install", "-v", "-trimpath", "-ldflags", "-s -w",
-         f"sigs.k8s.io/kwok/cmd/kwok@{versions.KWOK}"],
+        [
+            go,
+            "install",
+            "-v",
+            "-trimpath",
+            "-ldflags",
+            "-s -w",
+            f"sigs.k8s.io/kwok/cmd/kwok@{versions.KWOK}",
+        ],
         log=layout.build_root / "logs" / "kwok-build.log",
         env=env,
     )

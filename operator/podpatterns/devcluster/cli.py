@@ -38,7 +38,8 @@ def add_commands(commands: Any) -> None:
     actions.required = True
 
     build = actions.add_parser(
-        "build", help="build the binaries (once per version) without starting anything",
+        "build",
+        help="build the binaries (once per version) without starting anything",
         description="Build kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, "
         "kubelet, kube-proxy, etcd and kwok from their pinned Go modules into the state "
         "folder; where this host can run the real node, also install its Debian packages and "
@@ -49,7 +50,8 @@ def add_commands(commands: Any) -> None:
     build.set_defaults(handler=_build)
 
     up = actions.add_parser(
-        "up", help="start the cluster (idempotent)",
+        "up",
+        help="start the cluster (idempotent)",
         description="Build the binaries when missing, then start the control plane and nodes.",
         epilog="Example:\n  podpatterns dev-cluster up --workers 5 --audit",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -59,19 +61,36 @@ def add_commands(commands: Any) -> None:
     up.add_argument("--worker-cpu", default="16", help="CPU of each kwok node (default 16)")
     up.add_argument("--worker-memory", default="64Gi", help="memory of each kwok node")
     up.add_argument("--worker-pods", type=int, default=110, help="Pods per kwok node (110)")
-    up.add_argument("--real-nodes", type=int, default=None, choices=(0, 1),
-                    help="real nodes (kubelet, containerd, runc): default 1 where this host "
-                    "can run one, else 0 with the reason")
-    up.add_argument("--audit", action="store_true",
-                    help="write the API server's audit log (Metadata level) to the state folder")
-    up.add_argument("--kcm-qps", type=float, default=None,
-                    help="kube-controller-manager --kube-api-qps (default: its own, 20)")
-    up.add_argument("--kcm-burst", type=int, default=None,
-                    help="kube-controller-manager --kube-api-burst (default: its own, 30)")
+    up.add_argument(
+        "--real-nodes",
+        type=int,
+        default=None,
+        choices=(0, 1),
+        help="real nodes (kubelet, containerd, runc): default 1 where this host "
+        "can run one, else 0 with the reason",
+    )
+    up.add_argument(
+        "--audit",
+        action="store_true",
+        help="write the API server's audit log (Metadata level) to the state folder",
+    )
+    up.add_argument(
+        "--kcm-qps",
+        type=float,
+        default=None,
+        help="kube-controller-manager --kube-api-qps (default: its own, 20)",
+    )
+    up.add_argument(
+        "--kcm-burst",
+        type=int,
+        default=None,
+        help="kube-controller-manager --kube-api-burst (default: its own, 30)",
+    )
     up.set_defaults(handler=_up)
 
     down = actions.add_parser(
-        "down", help="stop every process of the cluster",
+        "down",
+        help="stop every process of the cluster",
         description="Stop the cluster; nothing of it keeps running. Logs stay for reading.",
         epilog="Example:\n  podpatterns dev-cluster down",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -79,7 +98,8 @@ def add_commands(commands: Any) -> None:
     down.set_defaults(handler=_down)
 
     status = actions.add_parser(
-        "status", help="what runs, the nodes, and where the logs are",
+        "status",
+        help="what runs, the nodes, and where the logs are",
         description="Show each component's process, the nodes and where logs are kept. "
         "Exit status 0 when the cluster is up, 3 when it is down or partly up.",
         epilog="Example:\n  podpatterns dev-cluster status",
@@ -88,7 +108,8 @@ def add_commands(commands: Any) -> None:
     status.set_defaults(handler=_status)
 
     load = actions.add_parser(
-        "load-image", help="load an OCI image into the real node",
+        "load-image",
+        help="load an OCI image into the real node",
         description="Import an image into the real node's containerd, where no registry is "
         "reachable. SOURCE is an OCI archive (for example from `buildah push IMAGE "
         "oci-archive:agent.tar`) or an OCI layout folder. Pods then use NAME with "
@@ -99,12 +120,14 @@ def add_commands(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     load.add_argument("source", type=Path, help="OCI archive or OCI layout folder")
-    load.add_argument("--name", required=True,
-                      help="full image reference, e.g. localhost/team/agent:1.2")
+    load.add_argument(
+        "--name", required=True, help="full image reference, e.g. localhost/team/agent:1.2"
+    )
     load.set_defaults(handler=_load_image)
 
     env = actions.add_parser(
-        "env", help="print shell exports for KUBECONFIG and kubectl",
+        "env",
+        help="print shell exports for KUBECONFIG and kubectl",
         description="Print `export` lines that point KUBECONFIG at the admin kubeconfig and "
         "put the kubectl built for this cluster first on PATH.",
         epilog='Example:\n  eval "$(podpatterns dev-cluster env)"',

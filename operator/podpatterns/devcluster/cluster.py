@@ -43,8 +43,14 @@ SERVER = f"https://127.0.0.1:{API_PORT}"
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 # Stopped in reverse: the real node's parts before the control plane they talk to.
 PROGRAMS = (*CONTROL_PLANE, *real.PROGRAMS)
-EXECUTABLES = (*CONTROL_PLANE, "kubelet", "kube-proxy", "containerd", "socat",
-               "containerd-shim-runc-v2")
+EXECUTABLES = (
+    *CONTROL_PLANE,
+    "kubelet",
+    "kube-proxy",
+    "containerd",
+    "socat",
+    "containerd-shim-runc-v2",
+)
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,11 @@ class DevCluster:
 
     # -- reading -----------------------------------------------------------------------
     def client(self) -> Client:
-        certs = pki.ensure(self.layout.pki, apiserver_ips=self._apiserver_ips(),
-                           apiserver_names=self._apiserver_names())
+        certs = pki.ensure(
+            self.layout.pki,
+            apiserver_ips=self._apiserver_ips(),
+            apiserver_names=self._apiserver_names(),
+        )
         return Client(SERVER, certs.ca.cert, certs.client(pki.ADMIN))
 
     def saved_options(self) -> Options | None:
@@ -107,17 +116,14 @@ class DevCluster:
         if running.get("kube-apiserver"):
             try:
                 listing = self.client().request("GET", "/api/v1/nodes")
-                found_nodes = [
-                    (n["metadata"]["name"], nodes.is_ready(n)) for n in listing["items"]
-                ]
+                found_nodes = [(n["metadata"]["name"], nodes.is_ready(n)) for n in listing["items"]]
             except (OSError, ApiError):
                 pass
         saved = self.saved_options()
         note = None
         if saved is not None and running.get("kube-apiserver") and not running.get("kubelet"):
             note = host.why_no_real_node() or "started with --real-nodes 0"
-        return Status(running, self.layout.kubeconfig, self.layout.logs, saved, found_nodes,
-                      note)
+        return Status(running, self.layout.kubeconfig, self.layout.logs, saved, found_nodes, note)
 
     # -- up --------------------------------------------------------------------------
     def up(self, options: Options) -> Status:
@@ -129,15 +135,20 @@ class DevCluster:
             return current
         if not current.down:
             say("Restarting the dev cluster (it was partly running or had other options).")
-            self.down()
+        # Also when nothing runs: a crash or a reboot can leave the real node's mounts,
+        # network namespace and containers behind, and `down` clears them.
+        self.down()
         real_nodes, why_not = self._real_nodes_wanted(options)
         if why_not:
             say(f"No real node: {why_not}.")
         if real_nodes:
             self.prepare_real_node()
         self._fresh_state()
-        certs = pki.ensure(self.layout.pki, apiserver_ips=self._apiserver_ips(),
-                           apiserver_names=self._apiserver_names())
+        certs = pki.ensure(
+            self.layout.pki,
+            apiserver_ips=self._apiserver_ips(),
+            apiserver_names=self._apiserver_names(),
+        )
         configs = self._write_kubeconfigs(certs)
         specs = self._specs(bins, certs, configs, options)
         check_ports(specs.values())
@@ -146,8 +157,9 @@ class DevCluster:
         try:
             with self._step("etcd"):
                 self.supervisor.start(specs["etcd"])
-                etcd = Client("https://127.0.0.1:2379", certs.ca.cert,
-                              certs.client(pki.APISERVER_ETCD))
+                etcd = Client(
+                    "https://127.0.0.1:2379", certs.ca.cert, certs.client(pki.APISERVER_ETCD)
+                )
                 self._wait("etcd", lambda: etcd.healthy("/health"), 30)
             with self._step("kube-apiserver"):
                 self.supervisor.start(specs["kube-apiserver"])
@@ -155,8 +167,10 @@ class DevCluster:
             with self._step("kube-controller-manager, kube-scheduler, kwok"):
                 for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
                     self.supervisor.start(specs[name])
-                for name, port in (("kube-controller-manager", CONTROLLER_MANAGER_PORT),
-                                   ("kube-scheduler", SCHEDULER_PORT)):
+                for name, port in (
+                    ("kube-controller-manager", CONTROLLER_MANAGER_PORT),
+                    ("kube-scheduler", SCHEDULER_PORT),
+                ):
                     probe = Client(f"https://127.0.0.1:{port}", certs.ca.cert, None)
                     self._wait(name, lambda p=probe: p.healthy("/healthz"), 60)
             with self._step(f"{options.workers + options.gpu_nodes} kwok nodes Ready"):
@@ -167,8 +181,10 @@ class DevCluster:
             say(f"Start-up failed; stopping what was started. Logs: {self.layout.logs}")
             self.down()
             raise
-        say(f"The dev cluster is up in {time.monotonic() - started:.1f}s. "
-            f"Use it with: eval \"$(podpatterns dev-cluster env)\"")
+        say(
+            f"The dev cluster is up in {time.monotonic() - started:.1f}s. "
+            f'Use it with: eval "$(podpatterns dev-cluster env)"'
+        )
         return self.status()
 
     def _real_nodes_wanted(self, options: Options) -> tuple[int, str | None]:
@@ -176,8 +192,10 @@ class DevCluster:
         if options.real_nodes is None:
             return (0, reason) if reason else (1, None)
         if options.real_nodes > 1:
-            raise ValueError("--real-nodes: the dev cluster runs at most 1 real node (the "
-                             "API server relay and the Pod network are per host); use 0 or 1")
+            raise ValueError(
+                "--real-nodes: the dev cluster runs at most 1 real node (the "
+                "API server relay and the Pod network are per host); use 0 or 1"
+            )
         if options.real_nodes == 1 and reason:
             raise RuntimeError(f"--real-nodes 1: {reason}")
         return options.real_nodes, None
@@ -203,8 +221,10 @@ class DevCluster:
 
     def load_image(self, source: Path, ref: str) -> str:
         if not self.status().running.get("containerd"):
-            raise RuntimeError("the real node is not running: start it with "
-                               "`podpatterns dev-cluster up` (on a host that can run it)")
+            raise RuntimeError(
+                "the real node is not running: start it with "
+                "`podpatterns dev-cluster up` (on a host that can run it)"
+            )
         node = self.real_node()
         archive = images.oci_archive(source, self.layout.build_root / "load")
         node.import_image(archive, ref)
@@ -221,8 +241,9 @@ class DevCluster:
     def real_node(self) -> real.RealNode:
         return real.RealNode(self.layout)
 
-    def _start_real_node(self, bins: binaries.Binaries, certs: pki.ClusterPKI,
-                         admin: Client) -> None:
+    def _start_real_node(
+        self, bins: binaries.Binaries, certs: pki.ClusterPKI, admin: Client
+    ) -> None:
         node = self.real_node()
         with self._step(f"real node {real.NODE_NAME}: network namespace {node.netns}"):
             node.create_network()
@@ -232,15 +253,19 @@ class DevCluster:
             specs = {s.name: s for s in node.specs(bins.kubernetes, configs)}
         with self._step("containerd, and the locally built images"):
             self.supervisor.start(specs["containerd"])
-            self._wait("containerd", lambda: node.containerd_socket.exists()
-                       and node.ctr("version", check=False).returncode == 0, 30)
-            for image, archive in zip(images.standard_images(), self._build_images(),
-                                      strict=True):
+            self._wait(
+                "containerd",
+                lambda: (
+                    node.containerd_socket.exists()
+                    and node.ctr("version", check=False).returncode == 0
+                ),
+                30,
+            )
+            for image, archive in zip(images.standard_images(), self._build_images(), strict=True):
                 node.import_image(archive, image.ref)
             self._reload_images(node)
         with self._step(f"kubelet and kube-proxy; {real.NODE_NAME} Ready"):
-            for name in ("apiserver-relay-host", "apiserver-relay-node", "kubelet",
-                         "kube-proxy"):
+            for name in ("apiserver-relay-host", "apiserver-relay-node", "kubelet", "kube-proxy"):
                 self.supervisor.start(specs[name])
 
             def ready() -> bool:
@@ -273,29 +298,49 @@ class DevCluster:
         return ["127.0.0.1", KUBERNETES_SERVICE_IP, ADVERTISE_ADDRESS]
 
     def _apiserver_names(self) -> list[str]:
-        return ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                "kubernetes.default.svc.cluster.local"]
+        return [
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        ]
 
     def _write_kubeconfigs(self, certs: pki.ClusterPKI) -> dict[str, Path]:
         folder = self.layout.cluster / "kubeconfigs"
         configs = {
             identity.file_stem: kubeconfig.write(
-                folder / f"{identity.file_stem}.kubeconfig", SERVER, certs.ca.cert,
-                certs.client(identity), identity.user,
+                folder / f"{identity.file_stem}.kubeconfig",
+                SERVER,
+                certs.ca.cert,
+                certs.client(identity),
+                identity.user,
             )
             for identity in (pki.CONTROLLER_MANAGER, pki.SCHEDULER, pki.KWOK)
         }
-        kubeconfig.write(self.layout.kubeconfig, SERVER, certs.ca.cert,
-                         certs.client(pki.ADMIN), pki.ADMIN.user)
+        kubeconfig.write(
+            self.layout.kubeconfig, SERVER, certs.ca.cert, certs.client(pki.ADMIN), pki.ADMIN.user
+        )
         return configs
 
     def _serving_pair(self, certs: pki.ClusterPKI, stem: str) -> pki.Pair:
         ca = pki.CertificateAuthority.load_or_create(certs.folder)
-        return ca.issue(certs.folder, stem, common_name=stem, dns_names=["localhost"],
-                        ip_addresses=["127.0.0.1"], server=True)
+        return ca.issue(
+            certs.folder,
+            stem,
+            common_name=stem,
+            dns_names=["localhost"],
+            ip_addresses=["127.0.0.1"],
+            server=True,
+        )
 
-    def _specs(self, bins: binaries.Binaries, certs: pki.ClusterPKI, configs: dict[str, Path],
-               options: Options) -> dict[str, Spec]:
+    def _specs(
+        self,
+        bins: binaries.Binaries,
+        certs: pki.ClusterPKI,
+        configs: dict[str, Path],
+        options: Options,
+    ) -> dict[str, Spec]:
         layout = self.layout
         etcd_client = certs.client(pki.APISERVER_ETCD)
         apiserver_args = [
@@ -325,12 +370,16 @@ class DevCluster:
         ]
         if options.audit:
             policy = layout.cluster / "audit-policy.yaml"
-            policy.write_text(yaml.safe_dump({
-                "apiVersion": "audit.k8s.io/v1",
-                "kind": "Policy",
-                "omitStages": ["RequestReceived"],
-                "rules": [{"level": "Metadata"}],
-            }))
+            policy.write_text(
+                yaml.safe_dump(
+                    {
+                        "apiVersion": "audit.k8s.io/v1",
+                        "kind": "Policy",
+                        "omitStages": ["RequestReceived"],
+                        "rules": [{"level": "Metadata"}],
+                    }
+                )
+            )
             apiserver_args += [
                 f"--audit-policy-file={policy}",
                 f"--audit-log-path={layout.audit_log}",
@@ -396,7 +445,8 @@ class DevCluster:
                 ports=(ETCD_CLIENT_PORT, ETCD_PEER_PORT),
             ),
             "kube-apiserver": Spec(
-                "kube-apiserver", (str(bins.k8s("kube-apiserver")), *apiserver_args),
+                "kube-apiserver",
+                (str(bins.k8s("kube-apiserver")), *apiserver_args),
                 ports=(API_PORT,),
             ),
             "kube-controller-manager": Spec(
@@ -437,10 +487,12 @@ class DevCluster:
         }
 
     def _create_nodes(self, admin: Client, options: Options) -> None:
-        shape = nodes.NodeShape(cpu=options.worker_cpu, memory=options.worker_memory,
-                                pods=options.worker_pods)
-        manifests = nodes.kwok_nodes(options.workers, options.gpu_nodes, shape,
-                                     options.gpus_per_node)
+        shape = nodes.NodeShape(
+            cpu=options.worker_cpu, memory=options.worker_memory, pods=options.worker_pods
+        )
+        manifests = nodes.kwok_nodes(
+            options.workers, options.gpu_nodes, shape, options.gpus_per_node
+        )
         for manifest in manifests:
             try:
                 admin.request("POST", "/api/v1/nodes", manifest)
@@ -474,8 +526,9 @@ class DevCluster:
         node.destroy_network()
         node.remove_state()
         leftovers = node.leftovers()
-        leftovers += [f"process {pid}" for pid in
-                      self.supervisor.strays(EXECUTABLES, node.markers())]
+        leftovers += [
+            f"process {pid}" for pid in self.supervisor.strays(EXECUTABLES, node.markers())
+        ]
         return leftovers
 
     def env(self) -> str:
@@ -486,8 +539,10 @@ class DevCluster:
 
     def describe(self, status: Status) -> str:
         state = "up" if status.up else "down" if status.down else "partly up"
-        lines = [f"dev cluster (Kubernetes {versions.KUBERNETES}, etcd {versions.ETCD}, "
-                 f"kwok {versions.KWOK}): {state}"]
+        lines = [
+            f"dev cluster (Kubernetes {versions.KUBERNETES}, etcd {versions.ETCD}, "
+            f"kwok {versions.KWOK}): {state}"
+        ]
         for name, pid in status.running.items():
             if name in CONTROL_PLANE or pid:
                 state = f"running (pid {pid})" if pid else "stopped"
@@ -496,8 +551,10 @@ class DevCluster:
             lines.append(f"  real node: none ({status.real_node_note})")
         if status.nodes:
             ready = sum(1 for _, r in status.nodes if r)
-            lines.append(f"  nodes: {ready}/{len(status.nodes)} Ready: "
-                         + ", ".join(n for n, _ in status.nodes))
+            lines.append(
+                f"  nodes: {ready}/{len(status.nodes)} Ready: "
+                + ", ".join(n for n, _ in status.nodes)
+            )
         lines.append(f"  kubeconfig: {status.kubeconfig}")
         lines.append(f"  logs: {status.logs}")
         return "\n".join(lines)

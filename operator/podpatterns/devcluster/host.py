@@ -61,8 +61,7 @@ def install(layout: Layout) -> None:
     run_step("apt-get update", ["apt-get", "update", "-q"], log=logs / "apt-update.log", env=env)
     run_step(
         "install " + ", ".join(r.package for r in needed),
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends",
-         *(r.package for r in needed)],
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *(r.package for r in needed)],
         log=logs / "apt-install.log",
         env=env,
     )

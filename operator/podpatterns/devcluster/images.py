@@ -44,7 +44,9 @@ def debian_version(package: str) -> str:
     """The upstream part of an installed Debian package's version: 1:1.35.0-4+b1 → 1.35.0."""
     raw = subprocess.run(
         ["dpkg-query", "-W", "-f", "${Version}", package],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return re.sub(r"-[^-]*$", "", raw.split(":", 1)[-1])
 
@@ -91,8 +93,9 @@ def _populate_busybox(rootfs: Path, work: Path) -> None:
     _base_files(rootfs)
     (rootfs / "bin").mkdir(parents=True, exist_ok=True)
     shutil.copy2("/bin/busybox", rootfs / "bin/busybox")
-    applets = subprocess.run(["/bin/busybox", "--list"], check=True, capture_output=True,
-                             text=True).stdout.split()
+    applets = subprocess.run(
+        ["/bin/busybox", "--list"], check=True, capture_output=True, text=True
+    ).stdout.split()
     for applet in applets:
         link = rootfs / "bin" / applet
         if applet != "busybox" and not link.exists():
@@ -153,21 +156,38 @@ def _populate_pause(rootfs: Path, work: Path) -> None:
     env = dict(os.environ, CGO_ENABLED="0")
     subprocess.run(
         ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(rootfs / "pause"), "."],
-        check=True, cwd=build, env=env, capture_output=True,
+        check=True,
+        cwd=build,
+        env=env,
+        capture_output=True,
     )
 
 
 def standard_images() -> list[Image]:
     return [
-        Image("pause", PAUSE_VERSION, _populate_pause, entrypoint=("/pause",),
-              user="65535:65535"),
-        Image("busybox", debian_version("busybox-static"), _populate_busybox,
-              cmd=("sh",), env=("PATH=/bin",)),
-        Image("nginx", debian_version("nginx-light"), _populate_nginx,
-              entrypoint=("/usr/sbin/nginx", "-e", "stderr", "-g", "daemon off;"),
-              user="101:101"),
-        Image("curl", debian_version("curl"), _populate_curl, cmd=("sh",),
-              env=("PATH=/usr/bin:/bin",), user="65534:65534"),
+        Image("pause", PAUSE_VERSION, _populate_pause, entrypoint=("/pause",), user="65535:65535"),
+        Image(
+            "busybox",
+            debian_version("busybox-static"),
+            _populate_busybox,
+            cmd=("sh",),
+            env=("PATH=/bin",),
+        ),
+        Image(
+            "nginx",
+            debian_version("nginx-light"),
+            _populate_nginx,
+            entrypoint=("/usr/sbin/nginx", "-e", "stderr", "-g", "daemon off;"),
+            user="101:101",
+        ),
+        Image(
+            "curl",
+            debian_version("curl"),
+            _populate_curl,
+            cmd=("sh",),
+            env=("PATH=/usr/bin:/bin",),
+            user="65534:65534",
+        ),
     ]
 
 
@@ -196,8 +216,9 @@ def build(image: Image, layout: Layout) -> Path:
     log = layout.build_root / "logs" / f"image-{image.name}.log"
     subprocess.run(["umoci", "init", "--layout", str(oci)], check=True, capture_output=True)
     subprocess.run(["umoci", "new", "--image", tagged], check=True, capture_output=True)
-    subprocess.run(["umoci", "unpack", "--image", tagged, str(bundle)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["umoci", "unpack", "--image", tagged, str(bundle)], check=True, capture_output=True
+    )
     image.populate(bundle / "rootfs", folder)
     config = ["umoci", "config", "--image", tagged, "--os", "linux", "--architecture", "amd64"]
     config += [f"--config.env={e}" for e in image.env]
@@ -207,10 +228,15 @@ def build(image: Image, layout: Layout) -> Path:
         config += [f"--config.cmd={part}" for part in image.cmd]
     if image.user:
         config.append(f"--config.user={image.user}")
-    run_step(f"image {image.ref}", [
-        "sh", "-c",
-        f"umoci repack --image {tagged} {bundle} && {' '.join(_quote(c) for c in config)}",
-    ], log=log)
+    run_step(
+        f"image {image.ref}",
+        [
+            "sh",
+            "-c",
+            f"umoci repack --image {tagged} {bundle} && {' '.join(_quote(c) for c in config)}",
+        ],
+        log=log,
+    )
     shutil.rmtree(bundle)
     with tarfile.open(archive.with_suffix(".partial"), "w") as tar:
         for entry in sorted(oci.iterdir()):
@@ -231,8 +257,9 @@ def oci_archive(path: Path, work: Path) -> Path:
     if path.is_file():
         return path
     if not (path / "index.json").exists():
-        raise ValueError(f"{path} is neither an OCI archive nor an OCI layout folder "
-                         "(no index.json)")
+        raise ValueError(
+            f"{path} is neither an OCI archive nor an OCI layout folder (no index.json)"
+        )
     work.mkdir(parents=True, exist_ok=True)
     archive = work / f"{path.name}.oci.tar"
     with tarfile.open(archive, "w") as tar:

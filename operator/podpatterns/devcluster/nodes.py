@@ -62,12 +62,13 @@ def node_manifest(name: str, shape: NodeShape) -> dict[str, Any]:
     }
 
 
-def kwok_nodes(workers: int, gpu_nodes: int, worker: NodeShape, gpus_per_node: int = 4) -> list[
-    dict[str, Any]
-]:
+def kwok_nodes(
+    workers: int, gpu_nodes: int, worker: NodeShape, gpus_per_node: int = 4
+) -> list[dict[str, Any]]:
     manifests = [node_manifest(f"kwok-worker-{i}", worker) for i in range(1, workers + 1)]
-    gpu_shape = NodeShape(cpu=worker.cpu, memory=worker.memory, pods=worker.pods,
-                          gpus=gpus_per_node)
+    gpu_shape = NodeShape(
+        cpu=worker.cpu, memory=worker.memory, pods=worker.pods, gpus=gpus_per_node
+    )
     manifests += [node_manifest(f"kwok-gpu-{i}", gpu_shape) for i in range(1, gpu_nodes + 1)]
     return manifests
 

@@ -100,9 +100,15 @@ class CertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, key_cert_sign=True, crl_sign=True,
-                    content_commitment=False, key_encipherment=False, data_encipherment=False,
-                    key_agreement=False, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -201,17 +207,29 @@ def ensure(
     """Create what is missing; existing material is kept so a restart keeps its identity."""
     ca = CertificateAuthority.load_or_create(folder)
     apiserver = ca.issue(
-        folder, "apiserver", common_name="kube-apiserver",
-        dns_names=apiserver_names, ip_addresses=apiserver_ips, server=True,
+        folder,
+        "apiserver",
+        common_name="kube-apiserver",
+        dns_names=apiserver_names,
+        ip_addresses=apiserver_ips,
+        server=True,
     )
     etcd_server = ca.issue(
-        folder, "etcd-server", common_name="etcd",
-        dns_names=["localhost"], ip_addresses=["127.0.0.1"], server=True, client=True,
+        folder,
+        "etcd-server",
+        common_name="etcd",
+        dns_names=["localhost"],
+        ip_addresses=["127.0.0.1"],
+        server=True,
+        client=True,
     )
     clients = {
         identity.file_stem: ca.issue(
-            folder, identity.file_stem, common_name=identity.user,
-            organizations=identity.groups, client=True,
+            folder,
+            identity.file_stem,
+            common_name=identity.user,
+            organizations=identity.groups,
+            client=True,
         )
         for identity in CLIENTS
     }

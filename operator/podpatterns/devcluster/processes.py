@@ -137,8 +137,9 @@ class Supervisor:
                 found.append(pid)
         return found
 
-    def sweep(self, names: Sequence[str], markers: Sequence[str] = (),
-              timeout: float = 10.0) -> list[int]:
+    def sweep(
+        self, names: Sequence[str], markers: Sequence[str] = (), timeout: float = 10.0
+    ) -> list[int]:
         strays = self.strays(names, markers)
         _terminate(strays, timeout)
         return strays

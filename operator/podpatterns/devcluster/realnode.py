@@ -37,8 +37,7 @@ NODE_PREFIX = 24
 POD_SUBNET = "10.218.0.0/24"
 BRIDGE = "ppbr0"
 KUBELET_PORT = 10250
-PROGRAMS = ("containerd", "apiserver-relay-host", "apiserver-relay-node", "kubelet",
-            "kube-proxy")
+PROGRAMS = ("containerd", "apiserver-relay-host", "apiserver-relay-node", "kubelet", "kube-proxy")
 
 
 @dataclass(frozen=True)
@@ -118,15 +117,24 @@ class RealNode:
         processes, even after a crash.
         """
         return (
-            "unshare", "--mount", "--propagation", "slave", "--",
-            "sh", "-c", 'mount -t tmpfs -o size=1m,mode=755 podpatterns-netns /run/netns '
-            '&& exec "$@"', "containerd-in-private-mounts",
+            "unshare",
+            "--mount",
+            "--propagation",
+            "slave",
+            "--",
+            "sh",
+            "-c",
+            'mount -t tmpfs -o size=1m,mode=755 podpatterns-netns /run/netns && exec "$@"',
+            "containerd-in-private-mounts",
         )
 
     def ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["ctr", "--address", str(self.containerd_socket), "--namespace", "k8s.io", *args],
-            check=check, capture_output=True, text=True, timeout=120,
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     # -- network -----------------------------------------------------------------------
@@ -155,27 +163,47 @@ class RealNode:
                 self.netns_path.unlink()
 
     # -- configuration -----------------------------------------------------------------
-    def write_config(self, certs: pki.ClusterPKI, pause_image: str, ca: pki.CertificateAuthority,
-                     ) -> dict[str, Path]:
-        for folder in (self.root, self.run_dir, self.pod_netns_dir, self.kubelet_root,
-                       self.containerd_root):
+    def write_config(
+        self,
+        certs: pki.ClusterPKI,
+        pause_image: str,
+        ca: pki.CertificateAuthority,
+    ) -> dict[str, Path]:
+        for folder in (
+            self.root,
+            self.run_dir,
+            self.pod_netns_dir,
+            self.kubelet_root,
+            self.containerd_root,
+        ):
             folder.mkdir(parents=True, exist_ok=True)
         cni_dir = self.root / "cni"
         cni_dir.mkdir(exist_ok=True)
-        (cni_dir / "10-podpatterns.conflist").write_text(json.dumps({
-            "cniVersion": "1.0.0",
-            "name": "podpatterns",
-            "plugins": [
+        (cni_dir / "10-podpatterns.conflist").write_text(
+            json.dumps(
                 {
-                    "type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False,
-                    "hairpinMode": True,
-                    "ipam": {"type": "host-local", "ranges": [[{"subnet": POD_SUBNET}]],
-                             "routes": [{"dst": "0.0.0.0/0"}],
-                             "dataDir": str(self.root / "cni-ipam")},
+                    "cniVersion": "1.0.0",
+                    "name": "podpatterns",
+                    "plugins": [
+                        {
+                            "type": "bridge",
+                            "bridge": BRIDGE,
+                            "isGateway": True,
+                            "ipMasq": False,
+                            "hairpinMode": True,
+                            "ipam": {
+                                "type": "host-local",
+                                "ranges": [[{"subnet": POD_SUBNET}]],
+                                "routes": [{"dst": "0.0.0.0/0"}],
+                                "dataDir": str(self.root / "cni-ipam"),
+                            },
+                        },
+                        {"type": "portmap", "capabilities": {"portMappings": True}},
+                    ],
                 },
-                {"type": "portmap", "capabilities": {"portMappings": True}},
-            ],
-        }, indent=2))
+                indent=2,
+            )
+        )
         containerd_config = self.root / "containerd.toml"
         containerd_config.write_text(f"""\
 version = 2
@@ -188,7 +216,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   address = "{self.containerd_socket}"
 
 [ttrpc]
-  address = "{self.run_dir / 'containerd-ttrpc.sock'}"
+  address = "{self.run_dir / "containerd-ttrpc.sock"}"
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{pause_image}"
@@ -207,50 +235,82 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     conf_dir = "{cni_dir}"
 """)
         kubelet_client = ca.issue(
-            certs.folder, "kubelet-client", common_name=f"system:node:{NODE_NAME}",
-            organizations=["system:nodes"], client=True,
+            certs.folder,
+            "kubelet-client",
+            common_name=f"system:node:{NODE_NAME}",
+            organizations=["system:nodes"],
+            client=True,
         )
         kubelet_serving = ca.issue(
-            certs.folder, "kubelet-serving", common_name=f"system:node:{NODE_NAME}",
-            dns_names=[NODE_NAME], ip_addresses=[NODE_IP], server=True,
+            certs.folder,
+            "kubelet-serving",
+            common_name=f"system:node:{NODE_NAME}",
+            dns_names=[NODE_NAME],
+            ip_addresses=[NODE_IP],
+            server=True,
         )
-        proxy_client = ca.issue(certs.folder, "kube-proxy", common_name="system:kube-proxy",
-                                client=True)
+        proxy_client = ca.issue(
+            certs.folder, "kube-proxy", common_name="system:kube-proxy", client=True
+        )
         server = f"https://{NODE_IP}:6443"
-        kubelet_kubeconfig = kubeconfig.write(self.root / "kubelet.kubeconfig", server,
-                                              certs.ca.cert, kubelet_client,
-                                              f"system:node:{NODE_NAME}")
-        proxy_kubeconfig = kubeconfig.write(self.root / "kube-proxy.kubeconfig", server,
-                                            certs.ca.cert, proxy_client, "system:kube-proxy")
+        kubelet_kubeconfig = kubeconfig.write(
+            self.root / "kubelet.kubeconfig",
+            server,
+            certs.ca.cert,
+            kubelet_client,
+            f"system:node:{NODE_NAME}",
+        )
+        proxy_kubeconfig = kubeconfig.write(
+            self.root / "kube-proxy.kubeconfig",
+            server,
+            certs.ca.cert,
+            proxy_client,
+            "system:kube-proxy",
+        )
         resolv = self.root / "resolv.conf"
         # No resolver outside the cluster: a Pod's lookup fails at once, nothing leaves.
-        resolv.write_text("# podpatterns dev cluster: no upstream resolver\n"
-                          "options timeout:1 attempts:1\n")
+        resolv.write_text(
+            "# podpatterns dev cluster: no upstream resolver\noptions timeout:1 attempts:1\n"
+        )
         kubelet_config = self.root / "kubelet.yaml"
-        kubelet_config.write_text(yaml.safe_dump(self._kubelet_config(
-            certs, kubelet_serving, resolv), sort_keys=False))
+        kubelet_config.write_text(
+            yaml.safe_dump(self._kubelet_config(certs, kubelet_serving, resolv), sort_keys=False)
+        )
         proxy_config = self.root / "kube-proxy.yaml"
-        proxy_config.write_text(yaml.safe_dump({
-            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
-            "kind": "KubeProxyConfiguration",
-            "clientConnection": {"kubeconfig": str(proxy_kubeconfig)},
-            "mode": "iptables",
-            "clusterCIDR": POD_SUBNET,
-            "hostnameOverride": NODE_NAME,
-            "bindAddress": NODE_IP,
-            "healthzBindAddress": "127.0.0.1:10256",
-            "metricsBindAddress": "127.0.0.1:10249",
-            # Masquerading all Service traffic keeps replies between Pods on one bridge
-            # symmetric without depending on the host's bridge netfilter settings.
-            "iptables": {"masqueradeAll": True},
-            # Leave the host-wide conntrack table size alone: it is not ours to change.
-            "conntrack": {"maxPerCore": 0},
-        }, sort_keys=False))
-        return {"containerd": containerd_config, "kubelet": kubelet_config,
-                "kubelet-kubeconfig": kubelet_kubeconfig, "kube-proxy": proxy_config}
+        proxy_config.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+                    "kind": "KubeProxyConfiguration",
+                    "clientConnection": {"kubeconfig": str(proxy_kubeconfig)},
+                    "mode": "iptables",
+                    "clusterCIDR": POD_SUBNET,
+                    "hostnameOverride": NODE_NAME,
+                    "bindAddress": NODE_IP,
+                    "healthzBindAddress": "127.0.0.1:10256",
+                    "metricsBindAddress": "127.0.0.1:10249",
+                    # Masquerading all Service traffic keeps replies between Pods on one bridge
+                    # symmetric without depending on the host's bridge netfilter settings.
+                    "iptables": {"masqueradeAll": True},
+                    # Leave the host-wide conntrack table size alone: it is not ours to change.
+                    "conntrack": {"maxPerCore": 0},
+                },
+                sort_keys=False,
+            )
+        )
+        return {
+            "containerd": containerd_config,
+            "kubelet": kubelet_config,
+            "kubelet-kubeconfig": kubelet_kubeconfig,
+            "kube-proxy": proxy_config,
+        }
 
-    def _kubelet_config(self, certs: pki.ClusterPKI, serving: pki.Pair, resolv: Path,
-                        ) -> dict[str, Any]:
+    def _kubelet_config(
+        self,
+        certs: pki.ClusterPKI,
+        serving: pki.Pair,
+        resolv: Path,
+    ) -> dict[str, Any]:
         return {
             "apiVersion": "kubelet.config.k8s.io/v1beta1",
             "kind": "KubeletConfiguration",
@@ -282,8 +342,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             # Locally built images cannot be pulled again: never collect them.
             "imageGCHighThresholdPercent": 100,
             "imageGCLowThresholdPercent": 99,
-            "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%",
-                             "imagefs.available": "1%", "nodefs.inodesFree": "1%"},
+            "evictionHard": {
+                "memory.available": "100Mi",
+                "nodefs.available": "1%",
+                "imagefs.available": "1%",
+                "nodefs.inodesFree": "1%",
+            },
             "nodeStatusUpdateFrequency": "5s",
             "syncFrequency": "10s",
             "fileCheckFrequency": "60s",
@@ -305,32 +369,50 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     def specs(self, kubernetes_bin: Path, configs: dict[str, Path]) -> list[Spec]:
         ns = self.in_netns()
         return [
-            Spec("containerd", ("/usr/bin/containerd", f"--config={configs['containerd']}"),
-                 prefix=(*ns, *self._private_mounts())),
-            Spec("apiserver-relay-host", (
-                "/usr/bin/socat",
-                f"UNIX-LISTEN:{self.relay_socket},fork,unlink-early,mode=600",
-                "TCP:127.0.0.1:6443",
-            )),
-            Spec("apiserver-relay-node", (
-                "/usr/bin/socat",
-                f"TCP-LISTEN:6443,bind={NODE_IP},fork,reuseaddr",
-                f"UNIX-CONNECT:{self.relay_socket}",
-            ), prefix=ns),
-            Spec("kubelet", (
-                str(kubernetes_bin / "kubelet"),
-                f"--config={configs['kubelet']}",
-                f"--kubeconfig={configs['kubelet-kubeconfig']}",
-                f"--root-dir={self.kubelet_root}",
-                f"--hostname-override={NODE_NAME}",
-                f"--node-ip={NODE_IP}",
-                f"--node-labels={LABEL}=true",
-                "--v=1",
-            ), prefix=ns),
-            Spec("kube-proxy", (
-                str(kubernetes_bin / "kube-proxy"),
-                f"--config={configs['kube-proxy']}",
-            ), prefix=ns),
+            Spec(
+                "containerd",
+                ("/usr/bin/containerd", f"--config={configs['containerd']}"),
+                prefix=(*ns, *self._private_mounts()),
+            ),
+            Spec(
+                "apiserver-relay-host",
+                (
+                    "/usr/bin/socat",
+                    f"UNIX-LISTEN:{self.relay_socket},fork,unlink-early,mode=600",
+                    "TCP:127.0.0.1:6443",
+                ),
+            ),
+            Spec(
+                "apiserver-relay-node",
+                (
+                    "/usr/bin/socat",
+                    f"TCP-LISTEN:6443,bind={NODE_IP},fork,reuseaddr",
+                    f"UNIX-CONNECT:{self.relay_socket}",
+                ),
+                prefix=ns,
+            ),
+            Spec(
+                "kubelet",
+                (
+                    str(kubernetes_bin / "kubelet"),
+                    f"--config={configs['kubelet']}",
+                    f"--kubeconfig={configs['kubelet-kubeconfig']}",
+                    f"--root-dir={self.kubelet_root}",
+                    f"--hostname-override={NODE_NAME}",
+                    f"--node-ip={NODE_IP}",
+                    f"--node-labels={LABEL}=true",
+                    "--v=1",
+                ),
+                prefix=ns,
+            ),
+            Spec(
+                "kube-proxy",
+                (
+                    str(kubernetes_bin / "kube-proxy"),
+                    f"--config={configs['kube-proxy']}",
+                ),
+                prefix=ns,
+            ),
         ]
 
     # -- images ------------------------------------------------------------------------
@@ -342,13 +424,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         """
         repository, _, tag = ref.rpartition(":")
         if not repository or "/" not in repository or not tag:
-            raise ValueError(f"image name {ref!r} must be a full reference such as "
-                             "localhost/team/agent:1.2")
+            raise ValueError(
+                f"image name {ref!r} must be a full reference such as localhost/team/agent:1.2"
+            )
         named = self.run_dir / "import.oci.tar"
         _retag_archive(archive, named, tag)
         try:
-            self.ctr("images", "import", "--all-platforms", "--base-name", repository,
-                     str(named))
+            self.ctr("images", "import", "--all-platforms", "--base-name", repository, str(named))
         finally:
             named.unlink(missing_ok=True)
         if ref not in self.image_refs():
@@ -433,10 +515,10 @@ def _retag_archive(source: Path, target: Path, tag: str) -> None:
                 index = json.loads(data.read())
                 manifests = index.get("manifests", [])
                 if len(manifests) != 1:
-                    raise ValueError(f"{source} holds {len(manifests)} images; load one at "
-                                     "a time")
-                manifests[0].setdefault("annotations", {})[
-                    "org.opencontainers.image.ref.name"] = tag
+                    raise ValueError(f"{source} holds {len(manifests)} images; load one at a time")
+                manifests[0].setdefault("annotations", {})["org.opencontainers.image.ref.name"] = (
+                    tag
+                )
                 payload = json.dumps(index).encode()
                 member.size = len(payload)
                 dst.addfile(member, io.BytesIO(payload))
