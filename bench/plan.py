@@ -61,8 +61,17 @@ class Plan:
                         steady=self.steady_seconds > 0 and "steady" not in self.skip)
 
     def max_pods(self) -> int:
-        candidates = [*self.sizes, self.replica_scenario, *self.idle_counts,
-                      2 * self.replace_replicas, 2 * self.rollout_replicas * 2]
+        """The most Pods that exist at once: steps run one after the other."""
+        candidates = [0]
+        if "scenarios" not in self.skip:
+            candidates += [*self.sizes, self.replica_scenario]
+        if "idle" not in self.skip:
+            candidates += self.idle_counts
+        if "replace" not in self.skip:
+            candidates.append(2 * (self.replace_replicas + 1))
+        if "rollout" not in self.skip:
+            # Both systems' Pods, with each surging while the other waits.
+            candidates.append(2 * 2 * self.rollout_replicas)
         return max(candidates)
 
     def steps(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from bench.cli import DEFAULT, FULL, QUICK, build_parser, make_plan
 from bench.plan import schedule
@@ -62,6 +63,9 @@ def test_presets_and_overrides() -> None:
     assert custom.skip == frozenset({"idle", "rollout"}) and not custom.restart
 
 
-def test_the_cluster_is_sized_for_the_largest_step() -> None:
+def test_the_cluster_is_sized_for_the_largest_step_that_runs() -> None:
     assert FULL.max_pods() == 1000
     assert QUICK.max_pods() < 110
+    assert replace(DEFAULT, skip=frozenset({"idle"})).max_pods() == 100
+    assert replace(DEFAULT, sizes=(5,), replica_scenario=0,
+                   skip=frozenset({"idle", "replace"})).max_pods() == 40
