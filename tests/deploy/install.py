@@ -29,11 +29,25 @@ def apply_k(cluster: Cluster, folder: Path) -> subprocess.CompletedProcess[str]:
 def uninstall(cluster: Cluster) -> None:
     """Everything deploy/ made, except the PodPattern CRDs: the cluster is shared, other
     tests' PodPatterns live in them, and deleting a CRD deletes every object of it."""
-    cluster.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true",
-                    "--timeout=120s", timeout=150)
+    cluster.kubectl(
+        "delete",
+        "namespace",
+        NAMESPACE,
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=120s",
+        timeout=150,
+    )
     cluster.kubectl("delete", "clusterrolebinding,clusterrole", NAME, "--ignore-not-found")
-    cluster.kubectl("delete", "crd", PEERING_CRD, "--ignore-not-found", "--wait=true",
-                    "--timeout=60s", timeout=90)
+    cluster.kubectl(
+        "delete",
+        "crd",
+        PEERING_CRD,
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=60s",
+        timeout=90,
+    )
 
 
 @contextmanager
@@ -45,8 +59,9 @@ def installed(cluster: Cluster, folder: Path) -> Iterator[subprocess.CompletedPr
     try:
         if applied.returncode == 0:
             for crd in (PATTERN_CRD, PEERING_CRD):
-                cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}",
-                                "--timeout=60s", timeout=90)
+                cluster.kubectl(
+                    "wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s", timeout=90
+                )
         yield applied
     finally:
         uninstall(cluster)
@@ -55,10 +70,10 @@ def installed(cluster: Cluster, folder: Path) -> Iterator[subprocess.CompletedPr
 def token_kubeconfig(cluster: Cluster, path: Path, *, duration: str = "1h") -> Path:
     """A kubeconfig for the operator's ServiceAccount: a TokenRequest token and the
     cluster's CA, nothing of the admin's credentials."""
-    token = cluster.kubectl("create", "token", NAME, "-n", NAMESPACE,
-                            f"--duration={duration}").stdout.strip()
-    view = json.loads(cluster.kubectl("config", "view", "--raw", "--minify", "-o",
-                                      "json").stdout)
+    token = cluster.kubectl(
+        "create", "token", NAME, "-n", NAMESPACE, f"--duration={duration}"
+    ).stdout.strip()
+    view = json.loads(cluster.kubectl("config", "view", "--raw", "--minify", "-o", "json").stdout)
     server = view["clusters"][0]["cluster"]
     ca = server.get("certificate-authority-data")
     if ca is None:
@@ -66,8 +81,12 @@ def token_kubeconfig(cluster: Cluster, path: Path, *, duration: str = "1h") -> P
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "test", "cluster": {"server": server["server"],
-                                                  "certificate-authority-data": ca}}],
+        "clusters": [
+            {
+                "name": "test",
+                "cluster": {"server": server["server"], "certificate-authority-data": ca},
+            }
+        ],
         "users": [{"name": NAME, "user": {"token": token}}],
         "contexts": [{"name": NAME, "context": {"cluster": "test", "user": NAME}}],
         "current-context": NAME,
@@ -86,10 +105,18 @@ def pattern_manifest(name: str, namespace: str, replicas: int, **spec: Any) -> d
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "workload": {"kind": "Pod", "replicas": replicas},
-            "main": {"name": "app", "image": "localhost/podpatterns/nginx:1.22.1",
-                     "ports": [{"containerPort": 8080}]},
-            "sidecars": [{"name": "helper", "image": "localhost/podpatterns/busybox:1.35.0",
-                          "command": ["sh", "-c", "sleep infinity"]}],
+            "main": {
+                "name": "app",
+                "image": "localhost/podpatterns/nginx:1.22.1",
+                "ports": [{"containerPort": 8080}],
+            },
+            "sidecars": [
+                {
+                    "name": "helper",
+                    "image": "localhost/podpatterns/busybox:1.35.0",
+                    "command": ["sh", "-c", "sleep infinity"],
+                }
+            ],
         },
     }
     body["spec"].update(spec)
@@ -98,12 +125,14 @@ def pattern_manifest(name: str, namespace: str, replicas: int, **spec: Any) -> d
 
 def pattern_pods(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
     pods: list[dict[str, Any]] = cluster.get(
-        "pods", "-n", namespace, "-l", f"podpatterns.dev/pattern={name}")["items"]
+        "pods", "-n", namespace, "-l", f"podpatterns.dev/pattern={name}"
+    )["items"]
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
-def wait_pattern(cluster: Cluster, namespace: str, name: str, *, replicas: int,
-                 timeout: float) -> dict[str, Any]:
+def wait_pattern(
+    cluster: Cluster, namespace: str, name: str, *, replicas: int, timeout: float
+) -> dict[str, Any]:
     """The PodPattern once it reports phase Ready with `replicas` ready Pods."""
 
     def ready() -> dict[str, Any] | None:
@@ -113,5 +142,6 @@ def wait_pattern(cluster: Cluster, namespace: str, name: str, *, replicas: int,
             return body
         return None
 
-    return wait_until(ready, timeout=timeout,
-                      what=f"PodPattern {namespace}/{name} Ready with {replicas} Pods")
+    return wait_until(
+        ready, timeout=timeout, what=f"PodPattern {namespace}/{name} Ready with {replicas} Pods"
+    )

@@ -57,7 +57,8 @@ def kustomize(folder: Path) -> list[dict[str, Any]]:
     kubectl = kubectl_binary()
     if kubectl is None:
         pytest.skip("no kubectl (build the dev cluster or put one on PATH) to run kustomize")
-    out = subprocess.run([str(kubectl), "kustomize", str(folder)], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [str(kubectl), "kustomize", str(folder)], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, f"kubectl kustomize {folder} failed: {out.stderr}"
     return [d for d in yaml.safe_load_all(out.stdout) if d]

@@ -93,15 +93,20 @@ def direct_requests() -> list[str]:
         if name == "podpatterns.controller.kube":
             continue
         allowed = REQUEST_CLIENTS.get(name, ("", ""))[0]
-        exempt = [range(node.lineno, (node.end_lineno or node.lineno) + 1)
-                  for node in ast.walk(tree)
-                  if isinstance(node, ast.ClassDef) and node.name == allowed]
+        exempt = [
+            range(node.lineno, (node.end_lineno or node.lineno) + 1)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef) and node.name == allowed
+        ]
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "request"
-                    and isinstance(node.func.value, ast.Attribute)
-                    and node.func.value.attr == "api"
-                    and not any(node.lineno in lines for lines in exempt)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "request"
+                and isinstance(node.func.value, ast.Attribute)
+                and node.func.value.attr == "api"
+                and not any(node.lineno in lines for lines in exempt)
+            ):
                 sites.append(f"{name}:{node.lineno}")
     return sorted(sites)
 
@@ -116,8 +121,15 @@ class _Recorder:
     def __init__(self) -> None:
         self.calls: list[Request] = []
 
-    def request(self, method: str, path: str, *, query: Iterable[tuple[str, str]] = (),
-                body: object = None, content_type: str = "application/json") -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Iterable[tuple[str, str]] = (),
+        body: object = None,
+        content_type: str = "application/json",
+    ) -> Any:
         self.calls.append((method, path, dict(query), content_type))
         return {"items": [], "major": "1", "minor": "37"}
 
@@ -177,8 +189,9 @@ def client_class_requests() -> list[Request]:
     return requests
 
 
-def authorization_of(method: str, path: str, query: Mapping[str, str],
-                     content_type: str = "application/json") -> set[Permission]:
+def authorization_of(
+    method: str, path: str, query: Mapping[str, str], content_type: str = "application/json"
+) -> set[Permission]:
     """The RBAC attributes of a request, as the API server checks them; nothing for a
     non-resource URL such as /version, which every authenticated user may read."""
     parts = path.strip("/").split("/")
@@ -237,9 +250,12 @@ def _sets_scanning_disabled(tree: ast.Module) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                if (isinstance(target, ast.Attribute) and target.attr == "disabled"
-                        and isinstance(target.value, ast.Attribute)
-                        and target.value.attr == "scanning"):
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr == "disabled"
+                    and isinstance(target.value, ast.Attribute)
+                    and target.value.attr == "scanning"
+                ):
                     return True
     return False
 
@@ -268,8 +284,11 @@ def kopf_framework_permissions() -> set[Permission]:
     peering = _flag(args, "--peering")
     if peering is not None:
         plural = "clusterkopfpeerings" if clusterwide else "kopfpeerings"
-        permissions |= {("kopf.dev", plural, "list", ""), ("kopf.dev", plural, "watch", ""),
-                        ("kopf.dev", plural, "patch", peering)}
+        permissions |= {
+            ("kopf.dev", plural, "list", ""),
+            ("kopf.dev", plural, "watch", ""),
+            ("kopf.dev", plural, "patch", peering),
+        }
     disabled = kopf.OperatorSettings().scanning.disabled or any(
         _sets_scanning_disabled(tree) for tree in reachable_modules().values()
     )
@@ -288,11 +307,14 @@ def admission_permissions() -> set[Permission]:
     from podpatterns.api.v1alpha1 import PodPattern
     from podpatterns.render.meta import owner_reference
 
-    pattern = PodPattern.model_validate({
-        "apiVersion": "podpatterns.dev/v1alpha1", "kind": "PodPattern",
-        "metadata": {"name": "x", "namespace": "ns", "uid": "u"},
-        "spec": {"main": {"image": "i"}},
-    })
+    pattern = PodPattern.model_validate(
+        {
+            "apiVersion": "podpatterns.dev/v1alpha1",
+            "kind": "PodPattern",
+            "metadata": {"name": "x", "namespace": "ns", "uid": "u"},
+            "spec": {"main": {"image": "i"}},
+        }
+    )
     reference = owner_reference(pattern)
     if not reference.get("blockOwnerDeletion"):
         return set()
@@ -303,15 +325,21 @@ def admission_permissions() -> set[Permission]:
 def init_container_permissions() -> set[Permission]:
     deployment = find(base_documents(), "Deployment")
     script = "\n".join(container(deployment, "peering", init=True)["command"])
-    calls = re.findall(r'create_cluster_custom_object\(\s*"([^"]+)",\s*"[^"]+",\s*"([^"]+)"',
-                       script)
+    calls = re.findall(
+        r'create_cluster_custom_object\(\s*"([^"]+)",\s*"[^"]+",\s*"([^"]+)"', script
+    )
     assert calls, "the peering init container no longer creates the peering object"
     return {(group, plural, "create", "") for group, plural in calls}
 
 
 def derived_permissions() -> set[Permission]:
-    return (client_permissions() | kopf_watch_permissions() | kopf_framework_permissions()
-            | admission_permissions() | init_container_permissions())
+    return (
+        client_permissions()
+        | kopf_watch_permissions()
+        | kopf_framework_permissions()
+        | admission_permissions()
+        | init_container_permissions()
+    )
 
 
 def granted_permissions() -> set[Permission]:

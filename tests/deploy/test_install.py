@@ -68,7 +68,8 @@ def _versions(cluster: Cluster) -> dict[str, str]:
     listing = cluster.get("-k", str(DEPLOY))
     return {
         f"{item['kind']}/{item['metadata']['name']}": str(
-            item["metadata"].get("generation") or item["metadata"]["resourceVersion"])
+            item["metadata"].get("generation") or item["metadata"]["resourceVersion"]
+        )
         for item in listing["items"]
     }
 
@@ -79,15 +80,19 @@ def test_the_deployment_is_admitted_under_the_restricted_standard(
     # The namespace enforces the restricted Pod Security Standard: Pods that broke it
     # would never be created. On simulated nodes they become Ready without running.
     def pods() -> list[str] | None:
-        items = cluster.get("pods", "-n", NAMESPACE, "-l",
-                            "app.kubernetes.io/name=podpatterns")["items"]
+        items = cluster.get("pods", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=podpatterns")[
+            "items"
+        ]
         return [p["metadata"]["name"] for p in items] if len(items) == 2 else None
 
     wait_until(pods, timeout=60, what="the Deployment's two Pods")
     budget = wait_until(
         lambda: (lambda b: b if b.get("status", {}).get("currentHealthy") == 2 else None)(
-            cluster.get("pdb", NAME, "-n", NAMESPACE)),
-        timeout=60, what="the PodDisruptionBudget to count two healthy Pods")
+            cluster.get("pdb", NAME, "-n", NAMESPACE)
+        ),
+        timeout=60,
+        what="the PodDisruptionBudget to count two healthy Pods",
+    )
     assert budget["status"]["disruptionsAllowed"] == 1
     warnings = cluster.get("events", "-n", NAMESPACE, "--field-selector", "type=Warning")
     refused = [e["message"] for e in warnings["items"] if "violate" in e.get("message", "")]
@@ -141,30 +146,50 @@ def _free_port() -> int:
 
 
 def test_the_operator_reconciles_with_nothing_but_the_accounts_token(
-    cluster: Cluster, install: subprocess.CompletedProcess[str], namespace: str,
+    cluster: Cluster,
+    install: subprocess.CompletedProcess[str],
+    namespace: str,
     tmp_path: Path,
 ) -> None:
     assert install.returncode == 0
     kubeconfig = token_kubeconfig(cluster, tmp_path / "operator.kubeconfig")
     as_operator = ("--kubeconfig", str(kubeconfig))
-    whoami = cluster.kubectl("auth", "whoami", *as_operator, "-o", "jsonpath={.status.userInfo"
-                             ".username}").stdout
+    whoami = cluster.kubectl(
+        "auth", "whoami", *as_operator, "-o", "jsonpath={.status.userInfo.username}"
+    ).stdout
     assert whoami == SERVICE_ACCOUNT
     # What the Deployment's init container does, with the same rights.
-    cluster.kubectl("create", *as_operator, "-f", "-", input=(
-        "apiVersion: kopf.dev/v1\nkind: ClusterKopfPeering\nmetadata:\n  name: podpatterns\n"))
+    cluster.kubectl(
+        "create",
+        *as_operator,
+        "-f",
+        "-",
+        input=(
+            "apiVersion: kopf.dev/v1\nkind: ClusterKopfPeering\nmetadata:\n  name: podpatterns\n"
+        ),
+    )
 
     port = _free_port()
     log_path = tmp_path / "operator.log"
     # The Deployment's flags, with the token's kubeconfig instead of the in-cluster one.
-    argv = [sys.executable, "-m", "podpatterns", "run", "--kubeconfig", str(kubeconfig),
-            "--peering", "podpatterns", "--priority", "1",
-            "--liveness", f"http://127.0.0.1:{port}/healthz"]
+    argv = [
+        sys.executable,
+        "-m",
+        "podpatterns",
+        "run",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--peering",
+        "podpatterns",
+        "--priority",
+        "1",
+        "--liveness",
+        f"http://127.0.0.1:{port}/healthz",
+    ]
     env = {k: v for k, v in cluster.env.items() if k != "KUBECONFIG"}
     env["PYTHONUNBUFFERED"] = "1"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   cwd=REPO)
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
 
     def log_text() -> str:
         return log_path.read_text(errors="replace")
@@ -185,13 +210,25 @@ def test_the_operator_reconciles_with_nothing_but_the_accounts_token(
         uid = body["metadata"]["uid"]
         assert all(p["metadata"]["ownerReferences"][0]["uid"] == uid for p in pods)
         # Scaling down makes it delete a Pod: the last verb it needs.
-        cluster.kubectl("patch", "podpattern", "rbac", "-n", namespace, "--type=merge",
-                        "-p", '{"spec":{"workload":{"replicas":1}}}')
+        cluster.kubectl(
+            "patch",
+            "podpattern",
+            "rbac",
+            "-n",
+            namespace,
+            "--type=merge",
+            "-p",
+            '{"spec":{"workload":{"replicas":1}}}',
+        )
         wait_pattern(cluster, namespace, "rbac", replicas=1, timeout=60)
-        wait_until(lambda: len(pattern_pods(cluster, namespace, "rbac")) == 1, timeout=60,
-                   what="the operator to delete the surplus Pod")
-        events = cluster.get("events", "-n", namespace, "--field-selector",
-                             "involvedObject.kind=PodPattern")["items"]
+        wait_until(
+            lambda: len(pattern_pods(cluster, namespace, "rbac")) == 1,
+            timeout=60,
+            what="the operator to delete the surplus Pod",
+        )
+        events = cluster.get(
+            "events", "-n", namespace, "--field-selector", "involvedObject.kind=PodPattern"
+        )["items"]
         assert any(e.get("reportingComponent") == "podpatterns" for e in events), events
     finally:
         process.send_signal(signal.SIGTERM)
@@ -201,9 +238,11 @@ def test_the_operator_reconciles_with_nothing_but_the_accounts_token(
             process.kill()
             process.wait(timeout=30)
     text = log_text().lower()
-    refusals = [line for line in text.splitlines()
-                if any(word in line for word in REFUSALS)
-                and not any(word in line for word in NOT_RBAC)]
+    refusals = [
+        line
+        for line in text.splitlines()
+        if any(word in line for word in REFUSALS) and not any(word in line for word in NOT_RBAC)
+    ]
     assert not refusals, "the operator was refused something:\n" + "\n".join(refusals[:20])
     # On its way out it removed itself from the peering object (a patch under the token).
     peers = cluster.get("clusterkopfpeering", "podpatterns").get("status") or {}

@@ -19,18 +19,34 @@ KIND_VERSION = "v0.33.0"
 # kind's v1alpha4 types (sigs.k8s.io/kind pkg/apis/config/v1alpha4/types.go), the fields a
 # Cluster and a Node may have; kind decodes strictly, so anything else is an error.
 CLUSTER_FIELDS = {
-    "kind": str, "apiVersion": str, "name": str, "nodes": list, "networking": dict,
-    "featureGates": dict, "runtimeConfig": dict, "kubeadmConfigPatches": list,
-    "kubeadmConfigPatchesJSON6902": list, "containerdConfigPatches": list,
+    "kind": str,
+    "apiVersion": str,
+    "name": str,
+    "nodes": list,
+    "networking": dict,
+    "featureGates": dict,
+    "runtimeConfig": dict,
+    "kubeadmConfigPatches": list,
+    "kubeadmConfigPatchesJSON6902": list,
+    "containerdConfigPatches": list,
     "containerdConfigPatchesJSON6902": list,
 }
 NODE_FIELDS = {
-    "role": str, "image": str, "labels": dict, "extraMounts": list,
-    "extraPortMappings": list, "kubeadmConfigPatches": list,
+    "role": str,
+    "image": str,
+    "labels": dict,
+    "extraMounts": list,
+    "extraPortMappings": list,
+    "kubeadmConfigPatches": list,
     "kubeadmConfigPatchesJSON6902": list,
 }
-KUBEADM_KINDS = {"InitConfiguration", "JoinConfiguration", "ClusterConfiguration",
-                 "KubeletConfiguration", "KubeProxyConfiguration"}
+KUBEADM_KINDS = {
+    "InitConfiguration",
+    "JoinConfiguration",
+    "ClusterConfiguration",
+    "KubeletConfiguration",
+    "KubeProxyConfiguration",
+}
 
 # The Go side: kind's own types and its own strict decoder settings (encoding/load.go).
 CHECKER = """\
@@ -138,7 +154,8 @@ def kind_checker() -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "main.go").write_text(CHECKER)
     (folder / "go.mod").write_text(
-        f"module kindconfigcheck\n\ngo 1.22\n\nrequire sigs.k8s.io/kind {KIND_VERSION}\n")
+        f"module kindconfigcheck\n\ngo 1.22\n\nrequire sigs.k8s.io/kind {KIND_VERSION}\n"
+    )
     for argv in (["go", "mod", "tidy"], ["go", "build", "-o", str(binary), "."]):
         done = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"{' '.join(argv)} failed: {done.stderr[-2000:]}"
@@ -146,14 +163,16 @@ def kind_checker() -> Path:
 
 
 def test_kinds_own_types_decode_it_strictly(kind_checker: Path, tmp_path: Path) -> None:
-    decoded = subprocess.run([str(kind_checker), str(KIND_CONFIG)], capture_output=True,
-                             text=True, timeout=30)
+    decoded = subprocess.run(
+        [str(kind_checker), str(KIND_CONFIG)], capture_output=True, text=True, timeout=30
+    )
     assert decoded.returncode == 0, f"kind would reject kind-config.yaml: {decoded.stderr}"
     cluster = json.loads(decoded.stdout)
     _assert_conventions({"nodes": cluster["nodes"]})
     # The checker does reject what kind rejects.
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(KIND_CONFIG.read_text().replace("labels:", "nodeLabels:"))
-    refused = subprocess.run([str(kind_checker), str(wrong)], capture_output=True, text=True,
-                             timeout=30)
+    refused = subprocess.run(
+        [str(kind_checker), str(wrong)], capture_output=True, text=True, timeout=30
+    )
     assert refused.returncode == 1 and "nodeLabels" in refused.stderr

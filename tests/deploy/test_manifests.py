@@ -44,8 +44,9 @@ def test_the_crd_copies_are_those_in_crds() -> None:
     sources = {p.name: p.read_text() for p in (REPO / "crds").glob("*.yaml")}
     copies = {p.name: p.read_text() for p in (BASE / "crds").glob("*.yaml")}
     assert sources, "no CRDs in crds/"
-    stale = sorted(name for name in sources.keys() | copies.keys()
-                   if sources.get(name) != copies.get(name))
+    stale = sorted(
+        name for name in sources.keys() | copies.keys() if sources.get(name) != copies.get(name)
+    )
     assert not stale, (
         f"deploy/base/crds/ differs from crds/ ({', '.join(stale)}): refresh it with "
         "rm deploy/base/crds/*.yaml && cp crds/*.yaml deploy/base/crds/ and list every "
@@ -97,8 +98,11 @@ def test_two_replicas_one_active_through_kopf_peering() -> None:
     init_script = "\n".join(container(deployment, "peering", init=True)["command"])
     assert f'"name": "{peering}"' in init_script
     role = find(base_documents(), "ClusterRole")
-    patch_rules = [r for r in role["rules"] if "clusterkopfpeerings" in r["resources"]
-                   and "patch" in r["verbs"]]
+    patch_rules = [
+        r
+        for r in role["rules"]
+        if "clusterkopfpeerings" in r["resources"] and "patch" in r["verbs"]
+    ]
     assert [r.get("resourceNames") for r in patch_rules] == [[peering]]
     crd = find(base_documents(), "CustomResourceDefinition", "clusterkopfpeerings.kopf.dev")
     assert crd["spec"]["scope"] == "Cluster"
@@ -153,8 +157,9 @@ def test_the_disruption_budget_keeps_one_replica() -> None:
     deployment = find(documents, "Deployment")
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    assert deployment["spec"]["selector"]["matchLabels"] == budget["spec"]["selector"][
-        "matchLabels"]
+    assert (
+        deployment["spec"]["selector"]["matchLabels"] == budget["spec"]["selector"]["matchLabels"]
+    )
     assert 1 <= budget["spec"]["minAvailable"] < deployment["spec"]["replicas"]
 
 
@@ -197,8 +202,10 @@ def test_the_dev_overlay_changes_image_pull_policy_and_placement_only() -> None:
         assert item["image"] == f"{operator_image.REPOSITORY}:{operator_image.DEV_TAG}"
         assert item["imagePullPolicy"] == "Never"
     original = copy.deepcopy(base["Deployment/podpatterns"])
-    for item in [*original["spec"]["template"]["spec"]["initContainers"],
-                 *original["spec"]["template"]["spec"]["containers"]]:
+    for item in [
+        *original["spec"]["template"]["spec"]["initContainers"],
+        *original["spec"]["template"]["spec"]["containers"],
+    ]:
         item.pop("image"), item.pop("imagePullPolicy")
     for item in [*pod["initContainers"], *pod["containers"]]:
         item.pop("image"), item.pop("imagePullPolicy")
@@ -227,8 +234,11 @@ def _stages() -> list[list[str]]:
 
 def test_the_bases_are_build_arguments_pinned_by_digest() -> None:
     preamble = _stages()[0]
-    args = dict(re.match(r"ARG (\w+)=(\S+)", line).groups()  # type: ignore[union-attr]
-                for line in preamble if line.startswith("ARG "))
+    args = dict(
+        re.match(r"ARG (\w+)=(\S+)", line).groups()  # type: ignore[union-attr]
+        for line in preamble
+        if line.startswith("ARG ")
+    )
     assert set(args) == {"BASE_IMAGE", "BUILD_IMAGE"}
     for value in args.values():
         assert re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", value), value

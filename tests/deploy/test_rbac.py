@@ -66,10 +66,18 @@ def test_the_role_is_bound_to_the_operators_service_account_only() -> None:
     binding = find(documents, "ClusterRoleBinding")
     deployment = find(documents, "Deployment")
     account = find(documents, "ServiceAccount")
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
-                                  "kind": "ClusterRole", "name": "podpatterns"}
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "podpatterns",
-                                    "namespace": account["metadata"]["namespace"]}]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "podpatterns",
+    }
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": "podpatterns",
+            "namespace": account["metadata"]["namespace"],
+        }
+    ]
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "podpatterns"
 
 
@@ -77,21 +85,28 @@ def test_the_role_is_bound_to_the_operators_service_account_only() -> None:
 
 
 def test_the_derivation_reads_requests_as_the_api_server_does() -> None:
-    def verbs(method: str, path: str, query: dict[str, str] | None = None,
-              content_type: str = "application/json") -> set[tuple[str, str, str]]:
+    def verbs(
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> set[tuple[str, str, str]]:
         return {p[:3] for p in authorization_of(method, path, query or {}, content_type)}
 
     assert verbs("GET", "/api/v1/namespaces/a/pods") == {("", "pods", "list")}
-    assert verbs("GET", "/api/v1/namespaces/a/pods", {"watch": "true"}) == {
-        ("", "pods", "watch")}
+    assert verbs("GET", "/api/v1/namespaces/a/pods", {"watch": "true"}) == {("", "pods", "watch")}
     assert verbs("GET", "/api/v1/namespaces/a/pods/p") == {("", "pods", "get")}
     assert verbs("DELETE", "/api/v1/namespaces/a/pods/p") == {("", "pods", "delete")}
-    assert verbs("PATCH", "/apis/podpatterns.dev/v1alpha1/namespaces/a/podpatterns/w/status",
-                 content_type="application/merge-patch+json") == {
-        ("podpatterns.dev", "podpatterns/status", "patch")}
-    assert verbs("PATCH", "/apis/apps/v1/namespaces/a/deployments/w",
-                 content_type="application/apply-patch+yaml") == {
-        ("apps", "deployments", "patch"), ("apps", "deployments", "create")}
+    assert verbs(
+        "PATCH",
+        "/apis/podpatterns.dev/v1alpha1/namespaces/a/podpatterns/w/status",
+        content_type="application/merge-patch+json",
+    ) == {("podpatterns.dev", "podpatterns/status", "patch")}
+    assert verbs(
+        "PATCH",
+        "/apis/apps/v1/namespaces/a/deployments/w",
+        content_type="application/apply-patch+yaml",
+    ) == {("apps", "deployments", "patch"), ("apps", "deployments", "create")}
     assert verbs("POST", "/api/v1/namespaces/a/events") == {("", "events", "create")}
     assert verbs("GET", "/api/v1/namespaces/a") == {("", "namespaces", "get")}
     assert verbs("GET", "/version") == set()
@@ -99,8 +114,11 @@ def test_the_derivation_reads_requests_as_the_api_server_does() -> None:
 
 def test_the_derivation_follows_the_run_command_and_not_the_cli_tools() -> None:
     modules = reachable_modules()
-    assert {"podpatterns.controller.handlers", "podpatterns.controller.reconciler",
-            "podpatterns.controller.kube"} <= set(modules)
+    assert {
+        "podpatterns.controller.handlers",
+        "podpatterns.controller.reconciler",
+        "podpatterns.controller.kube",
+    } <= set(modules)
     # `podpatterns diff` runs with the user's own credentials, never in the operator.
     assert "podpatterns.controller.diff" not in modules
     used = used_api_methods()

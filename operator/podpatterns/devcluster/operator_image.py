@@ -83,9 +83,13 @@ class Base:
         # `essential`: Essential:yes packages and the requested ones, no apt; the image
         # never installs packages, so the package manager stays out too.
         return [
-            "mmdebstrap", "--variant=essential", f"--include={','.join(self.packages)}",
+            "mmdebstrap",
+            "--variant=essential",
+            f"--include={','.join(self.packages)}",
             *(f"--dpkgopt={option}" for option in _DPKG_OPTIONS),
-            DEBIAN_SUITE, str(output), DEBIAN_MIRROR,
+            DEBIAN_SUITE,
+            str(output),
+            DEBIAN_MIRROR,
         ]
 
     @property
@@ -196,7 +200,8 @@ def context_files(root: Path) -> list[str]:
         here = Path(folder).relative_to(root).as_posix()
         prefix = "" if here == "." else here + "/"
         dirs[:] = sorted(
-            d for d in dirs
+            d
+            for d in dirs
             if not (rules.excluded(prefix + d) and not rules.may_include_below(prefix + d))
         )
         kept += [prefix + f for f in sorted(files) if not rules.excluded(prefix + f)]
@@ -228,12 +233,14 @@ def _overlay_works(scratch: Path) -> bool:
         parts = {name: Path(tmp) / name for name in ("lower", "upper", "work", "merged")}
         for path in parts.values():
             path.mkdir()
-        options = (f"lowerdir={parts['lower']},upperdir={parts['upper']},"
-                   f"workdir={parts['work']}")
-        mounted = subprocess.run(
-            ["mount", "-t", "overlay", "overlay", "-o", options, str(parts["merged"])],
-            capture_output=True,
-        ).returncode == 0
+        options = f"lowerdir={parts['lower']},upperdir={parts['upper']},workdir={parts['work']}"
+        mounted = (
+            subprocess.run(
+                ["mount", "-t", "overlay", "overlay", "-o", options, str(parts["merged"])],
+                capture_output=True,
+            ).returncode
+            == 0
+        )
         if mounted:
             subprocess.run(["umount", str(parts["merged"])], capture_output=True)
         return mounted
@@ -259,16 +266,28 @@ class Buildah:
         )
 
     def argv(self, *args: str) -> list[str]:
-        return ["buildah", "--root", str(self.root), "--runroot", str(self.runroot),
-                "--storage-driver", self.driver, *args]
+        return [
+            "buildah",
+            "--root",
+            str(self.root),
+            "--runroot",
+            str(self.runroot),
+            "--storage-driver",
+            self.driver,
+            *args,
+        ]
 
     @property
     def env(self) -> dict[str, str]:
         return dict(os.environ, STORAGE_DRIVER=self.driver, BUILDAH_ISOLATION="chroot")
 
     def has_image(self, ref: str) -> bool:
-        return subprocess.run(self.argv("inspect", "--type", "image", ref),
-                              capture_output=True, env=self.env).returncode == 0
+        return (
+            subprocess.run(
+                self.argv("inspect", "--type", "image", ref), capture_output=True, env=self.env
+            ).returncode
+            == 0
+        )
 
 
 # --- the build -----------------------------------------------------------------------------
@@ -277,8 +296,12 @@ class Buildah:
 def _ca_bundle() -> Path | None:
     """The host's CA bundle, handed to the build as a secret: behind a TLS-inspecting proxy
     pip in the build needs it, and a secret is never written into a layer."""
-    for candidate in (os.environ.get("PIP_CERT"), os.environ.get("REQUESTS_CA_BUNDLE"),
-                      os.environ.get("SSL_CERT_FILE"), "/etc/ssl/certs/ca-certificates.crt"):
+    for candidate in (
+        os.environ.get("PIP_CERT"),
+        os.environ.get("REQUESTS_CA_BUNDLE"),
+        os.environ.get("SSL_CERT_FILE"),
+        "/etc/ssl/certs/ca-certificates.crt",
+    ):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     return None
@@ -290,14 +313,19 @@ def ensure_tools(layout: Layout) -> None:
         return
     names = [r.package for r in needed]
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise StepFailed(f"building the image needs {', '.join(names)}: install them "
-                         f"(apt-get install {' '.join(names)}) and run again")
+        raise StepFailed(
+            f"building the image needs {', '.join(names)}: install them "
+            f"(apt-get install {' '.join(names)}) and run again"
+        )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     logs = layout.build_root / "logs"
     run_step("apt-get update", ["apt-get", "update", "-q"], log=logs / "apt-update.log", env=env)
-    run_step(f"install {', '.join(names)}",
-             ["apt-get", "install", "-y", "-q", "--no-install-recommends", *names],
-             log=logs / "apt-install-image-tools.log", env=env)
+    run_step(
+        f"install {', '.join(names)}",
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *names],
+        log=logs / "apt-install-image-tools.log",
+        env=env,
+    )
 
 
 class _PlainOutput(io.TextIOBase):
@@ -322,9 +350,12 @@ def ensure_base(buildah: Buildah, base: Base, layout: Layout, out: TextIO | None
     work.mkdir(parents=True, exist_ok=True)
     rootfs = work / f"{base.flavour}-{base.key}.tar"
     partial = rootfs.with_suffix(".partial.tar")
-    run_step(f"base {base.flavour}: mmdebstrap {DEBIAN_SUITE} with {', '.join(base.packages)}",
-             base.mmdebstrap_argv(partial), log=logs / f"operator-image-base-{base.flavour}.log",
-             out=out)
+    run_step(
+        f"base {base.flavour}: mmdebstrap {DEBIAN_SUITE} with {', '.join(base.packages)}",
+        base.mmdebstrap_argv(partial),
+        log=logs / f"operator-image-base-{base.flavour}.log",
+        out=out,
+    )
     partial.rename(rootfs)
     b = " ".join(shlex.quote(part) for part in buildah.argv())
     script = (
@@ -333,9 +364,13 @@ def ensure_base(buildah: Buildah, base: Base, layout: Layout, out: TextIO | None
         f'&& {b} commit --rm "$c" {shlex.quote(base.ref)}'
     )
     try:
-        run_step(f"base {base.flavour}: import as {base.ref}", ["sh", "-ec", script],
-                 log=logs / f"operator-image-import-{base.flavour}.log", env=buildah.env,
-                 out=out)
+        run_step(
+            f"base {base.flavour}: import as {base.ref}",
+            ["sh", "-ec", script],
+            log=logs / f"operator-image-import-{base.flavour}.log",
+            env=buildah.env,
+            out=out,
+        )
     finally:
         # The image is in buildah's storage now; the tar would only take space.
         rootfs.unlink(missing_ok=True)
@@ -392,43 +427,69 @@ def _build(root: Path, layout: Layout) -> OperatorImage:
     logs = layout.build_root / "logs"
     ensure_tools(layout)
     buildah = Buildah.for_layout(layout)
-    say(f"  → image {ref} (buildah, {buildah.driver} storage; a cold build takes about "
-        "a minute)")
+    say(f"  → image {ref} (buildah, {buildah.driver} storage; a cold build takes about a minute)")
     # The two bases are independent and mostly dpkg's CPU time: made side by side on two
     # cores, they take the time of the larger one.
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(BASES)) as pool:
-        for done in [pool.submit(ensure_base, buildah, base, layout,
-                                         cast(TextIO, _PlainOutput()))
-                     for base in BASES.values()]:
+        for done in [
+            pool.submit(ensure_base, buildah, base, layout, cast(TextIO, _PlainOutput()))
+            for base in BASES.values()
+        ]:
             done.result()
     ca_bundle = _ca_bundle()
     secret = ["--secret", f"id=ca-bundle,src={ca_bundle}"] if ca_bundle else []
     bud = buildah.argv(
-        "bud", "--isolation", "chroot", "--layers", *secret,
-        "--build-arg", f"BASE_IMAGE={BASES['runtime'].ref}",
-        "--build-arg", f"BUILD_IMAGE={BASES['build'].ref}",
-        "--build-arg", f"EXTRAS={EXTRAS}",
-        "--tag", ref, "--file", str(root / "Dockerfile"),
+        "bud",
+        "--isolation",
+        "chroot",
+        "--layers",
+        *secret,
+        "--build-arg",
+        f"BASE_IMAGE={BASES['runtime'].ref}",
+        "--build-arg",
+        f"BUILD_IMAGE={BASES['build'].ref}",
+        "--build-arg",
+        f"EXTRAS={EXTRAS}",
+        "--tag",
+        ref,
+        "--file",
+        str(root / "Dockerfile"),
     )
-    run_step(f"buildah bud {ref}", [*bud, str(root)], log=logs / "operator-image-bud.log",
-             env=buildah.env)
+    run_step(
+        f"buildah bud {ref}",
+        [*bud, str(root)],
+        log=logs / "operator-image-bud.log",
+        env=buildah.env,
+    )
     folder = layout.root / "images" / "operator" / key
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / "operator.partial.tar"
     partial.unlink(missing_ok=True)
-    run_step(f"buildah push {ref} to an OCI archive",
-             buildah.argv("push", ref, f"oci-archive:{partial}:{ref}"),
-             log=logs / "operator-image-push.log", env=buildah.env)
+    run_step(
+        f"buildah push {ref} to an OCI archive",
+        buildah.argv("push", ref, f"oci-archive:{partial}:{ref}"),
+        log=logs / "operator-image-push.log",
+        env=buildah.env,
+    )
     archive = folder / "operator.oci.tar"
     partial.rename(archive)
     image = OperatorImage(key, ref, archive, _archive_digest(archive))
-    (folder / "image.json").write_text(json.dumps({
-        "ref": ref, "digest": image.digest, "storage_driver": buildah.driver,
-        "build_seconds": round(time.monotonic() - started, 1),
-    }, indent=2) + "\n")
+    (folder / "image.json").write_text(
+        json.dumps(
+            {
+                "ref": ref,
+                "digest": image.digest,
+                "storage_driver": buildah.driver,
+                "build_seconds": round(time.monotonic() - started, 1),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     for pruned in _prune(folder.parent, keep=folder):
-        subprocess.run(buildah.argv("rmi", f"{REPOSITORY}:{pruned}"), capture_output=True,
-                       env=buildah.env)
+        subprocess.run(
+            buildah.argv("rmi", f"{REPOSITORY}:{pruned}"), capture_output=True, env=buildah.env
+        )
     say(f"  ✓ image {ref} ({_fmt(time.monotonic() - started)}; {archive})")
     return image
 
@@ -438,7 +499,8 @@ def _prune(folder: Path, keep: Path, retain: int = 3) -> list[str]:
     return the keys of those removed."""
     archives = sorted(
         (p for p in folder.iterdir() if p.is_dir() and (p / "operator.oci.tar").exists()),
-        key=lambda p: p.stat().st_mtime, reverse=True,
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
     )
     removed = []
     for old in archives[retain:]:
@@ -489,11 +551,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bases made with mmdebstrap (cached by content), and load it into the dev "
         "cluster's real node.",
     )
-    parser.add_argument("--root", type=Path, default=Path.cwd(),
-                        help="the repository (default: the current folder)")
-    parser.add_argument("--name", default=f"{REPOSITORY}:{DEV_TAG}",
-                        help="the reference to load it as (default: %(default)s, what "
-                        "deploy/overlays/dev-cluster runs)")
+    parser.add_argument(
+        "--root", type=Path, default=Path.cwd(), help="the repository (default: the current folder)"
+    )
+    parser.add_argument(
+        "--name",
+        default=f"{REPOSITORY}:{DEV_TAG}",
+        help="the reference to load it as (default: %(default)s, what "
+        "deploy/overlays/dev-cluster runs)",
+    )
     parser.add_argument("--no-load", action="store_true", help="build only")
     args = parser.parse_args(argv)
     if not (args.root / "Dockerfile").exists():
@@ -506,8 +572,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from podpatterns.devcluster.cluster import DevCluster
 
         if not DevCluster().status().running.get("containerd"):
-            print("not loaded: the dev cluster's real node is not running "
-                  "(podpatterns dev-cluster up)", file=sys.stderr)
+            print(
+                "not loaded: the dev cluster's real node is not running "
+                "(podpatterns dev-cluster up)",
+                file=sys.stderr,
+            )
             return 0
         print(f"loaded {load(image, args.name)}")
     except (StepFailed, RuntimeError, ValueError, OSError) as error:
