@@ -26,35 +26,56 @@ def apply_k(cluster: Cluster, folder: Path) -> subprocess.CompletedProcess[str]:
     return cluster.kubectl("apply", "-k", str(folder), check=False, timeout=120)
 
 
-def uninstall(cluster: Cluster) -> None:
+def uninstall(cluster: Cluster, *, wait: bool) -> None:
     """Everything deploy/ made, except the PodPattern CRDs: the cluster is shared, other
-    tests' PodPatterns live in them, and deleting a CRD deletes every object of it."""
+    tests' PodPatterns live in them, and deleting a CRD deletes every object of it.
+
+    The operator is always stopped before this returns, so it acts on nothing after its
+    test; the rest goes in the background unless `wait` (before an install: a namespace
+    or CRD still being deleted would refuse the new objects)."""
     cluster.kubectl(
         "delete",
-        "namespace",
+        "deployment",
+        NAME,
+        "-n",
         NAMESPACE,
         "--ignore-not-found",
         "--wait=true",
         "--timeout=120s",
         timeout=150,
     )
-    cluster.kubectl("delete", "clusterrolebinding,clusterrole", NAME, "--ignore-not-found")
     cluster.kubectl(
-        "delete",
-        "crd",
-        PEERING_CRD,
-        "--ignore-not-found",
-        "--wait=true",
-        "--timeout=60s",
-        timeout=90,
+        "wait",
+        "--for=delete",
+        "pods",
+        "-l",
+        "app.kubernetes.io/name=podpatterns",
+        "-n",
+        NAMESPACE,
+        "--timeout=120s",
+        timeout=150,
+        check=False,
     )
+    cluster.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
+    cluster.kubectl("delete", "clusterrolebinding,clusterrole", NAME, "--ignore-not-found")
+    cluster.kubectl("delete", "crd", PEERING_CRD, "--ignore-not-found", "--wait=false")
+    if wait:
+        for kind, name in (("namespace", NAMESPACE), ("crd", PEERING_CRD)):
+            cluster.kubectl(
+                "wait",
+                "--for=delete",
+                f"{kind}/{name}",
+                "--timeout=120s",
+                timeout=150,
+                check=False,
+            )
 
 
 @contextmanager
 def installed(cluster: Cluster, folder: Path) -> Iterator[subprocess.CompletedProcess[str]]:
     """deploy/ (or an overlay) applied for the duration; the apply's result is yielded so
     that the test, not the fixture, judges it."""
-    uninstall(cluster)  # whatever an interrupted run left
+    uninstall(cluster, wait=True)  # whatever an interrupted run or the last module left
     applied = apply_k(cluster, folder)
     try:
         if applied.returncode == 0:
@@ -64,7 +85,7 @@ def installed(cluster: Cluster, folder: Path) -> Iterator[subprocess.CompletedPr
                 )
         yield applied
     finally:
-        uninstall(cluster)
+        uninstall(cluster, wait=False)
 
 
 def token_kubeconfig(cluster: Cluster, path: Path, *, duration: str = "1h") -> Path:
