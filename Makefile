@@ -47,3 +47,9 @@ cluster-down: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## image: the operator image from the Dockerfile, built with buildah on local Debian bases
+## (no Docker engine or registry needed; cached by content), loaded into the dev cluster
+.PHONY: image
+image: $(VENV)/.installed
+	$(PY) -m podpatterns.devcluster.operator_image
