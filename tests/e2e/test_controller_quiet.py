@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Operator
-from tests.e2e.helpers import pattern, wait_ready
+from tests.e2e.helpers import pattern, polls, wait_ready
 from tests.e2e.proxy import CountingProxy, Request
 from tests.support.kube import Cluster
 from tests.support.wait import wait_until
@@ -92,8 +92,8 @@ def test_steady_state_makes_no_writes_even_across_a_restart(
             time.sleep(1.0)
         assert fingerprint(cluster, namespace) == before
         # Watches only: nothing was polled during the quiet window either.
-        polls = [str(r) for r in proxy.since(quiet_from) if "watch=true" not in r.path]
-        assert polls == [], f"requests other than watches at steady state: {polls}"
+        polled = polls(proxy.since(quiet_from))
+        assert polled == [], f"requests other than watches at steady state: {polled}"
 
         # A restart lists everything again and reconciles every PodPattern: nothing to do.
         restarted = time.monotonic()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Operator
+from tests.e2e.helpers import polls
 from tests.e2e.proxy import CountingProxy
 from tests.e2e.test_controller_quiet import settled, writes
 from tests.e2e.workloads import wait_phase, workload_pattern
@@ -78,8 +79,8 @@ def test_every_kind_at_steady_state_makes_no_writes_even_across_a_restart(
             assert writes(proxy.since(quiet_from)) == [], "writes at steady state"
             time.sleep(1.0)
         assert fingerprint(cluster, namespace) == before
-        polls = [str(r) for r in proxy.since(quiet_from) if "watch=true" not in r.path]
-        assert polls == [], f"requests other than watches at steady state: {polls}"
+        polled = polls(proxy.since(quiet_from))
+        assert polled == [], f"requests other than watches at steady state: {polled}"
 
         # A restarted operator lists everything, reconciles every PodPattern, and finds
         # every object as it would apply it: nothing to write.
