@@ -539,9 +539,25 @@ def load(image: OperatorImage, name: str = f"{REPOSITORY}:{DEV_TAG}") -> str:
         return name
     started = time.monotonic()
     say(f"  → load {name} into the real node")
-    DevCluster().load_image(image.archive, name)
+    layout = Layout.default()
+    with _locked(layout.root / "images" / "operator" / ".load-lock"):
+        try:
+            DevCluster().load_image(image.archive, name)
+        except subprocess.CalledProcessError as failure:
+            # The node imports through one scratch file, so an import by another process
+            # at the same moment can spoil ours; a second attempt then succeeds.
+            say(
+                f"  … load {name}: containerd refused the import ({_stderr(failure)}); "
+                "trying once more"
+            )
+            DevCluster().load_image(image.archive, name)
     say(f"  ✓ load {name} ({_fmt(time.monotonic() - started)})")
     return name
+
+
+def _stderr(failure: subprocess.CalledProcessError) -> str:
+    text = failure.stderr if isinstance(failure.stderr, str) else ""
+    return text.strip().splitlines()[-1] if text.strip() else f"exit {failure.returncode}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -579,7 +595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
         print(f"loaded {load(image, args.name)}")
-    except (StepFailed, RuntimeError, ValueError, OSError) as error:
+    except (StepFailed, RuntimeError, ValueError, OSError, subprocess.CalledProcessError) as error:
         print(f"operator image: {error}", file=sys.stderr)
         return 1
     return 0
