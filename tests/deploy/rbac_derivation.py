@@ -82,7 +82,10 @@ def used_api_methods() -> set[str]:
 
 # Classes that send raw requests on the operator's client themselves, with the arguments
 # that make them address each resource they serve: {module: (class, kinds table)}.
-REQUEST_CLIENTS = {"podpatterns.controller.workloads": ("WorkloadClient", "RESOURCES")}
+REQUEST_CLIENTS = {
+    "podpatterns.controller.workloads": ("WorkloadClient", "RESOURCES"),
+    "podpatterns.controller.generated": ("GeneratedClient", "PATHS"),
+}
 
 
 def direct_requests() -> list[str]:

@@ -76,12 +76,16 @@ def test_the_registry_watches_without_change_handlers() -> None:
     # No on.create/update/resume/delete, daemons or timers: those write to the objects.
     assert registry._changing.get_all_handlers() == []
     assert registry._spawning.get_all_handlers() == []
-    # PodPatterns, Pods, and the workload objects and Services (controller/workloads.py).
-    assert len(registry._watching.get_all_handlers()) == 2 + len(WATCHED)
+    # PodPatterns, Pods, the workload objects and Services (controller/workloads.py), the
+    # presets' ConfigMaps (controller/generated.py) and SidecarProfiles.
+    assert len(registry._watching.get_all_handlers()) == 2 + len(WATCHED) + 2
     assert {h.id for h in registry._indexing.get_all_handlers()} == {
         "pattern_pods",
         "pattern_bodies",
         *index_ids(),
+        "pattern_configmaps",
+        "sidecar_profiles",
+        "profile_users",
     }
 
 

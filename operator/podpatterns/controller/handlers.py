@@ -28,8 +28,23 @@ from typing import Any
 import kopf
 
 from podpatterns.controller.events import EventRecorder
+from podpatterns.controller.generated import WATCHED as GENERATED_WATCHED
+from podpatterns.controller.generated import (
+    GeneratedClient,
+    GeneratedIndex,
+    GeneratedObjects,
+)
+from podpatterns.controller.generated import pattern_objects as generated_objects
 from podpatterns.controller.kube import GROUP, PLURAL, VERSION, KubeApi
 from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod
+from podpatterns.controller.profiles import (
+    PROFILES,
+    ProfileCache,
+    UsedBy,
+    profile_bodies,
+    profile_users,
+    referenced,
+)
 from podpatterns.controller.reconciler import Key, Reconciler, executor_runner
 from podpatterns.controller.workloads import (
     WorkloadClient,
@@ -69,6 +84,10 @@ class Controller:
     reconciler: Reconciler
     queue: WorkQueue[Key]
     server_version: tuple[int, int]
+    profiles: ProfileCache | None = None
+    used_by: UsedBy | None = None
+    profile_queue: WorkQueue[str] | None = None
+    """status.usedBy of SidecarProfiles, by profile name."""
 
 
 class IndexCache:
@@ -115,9 +134,34 @@ def pattern_bodies(
 # --- triggers ------------------------------------------------------------------------------
 
 
-async def pattern_event(*, namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+async def pattern_event(
+    *, type: str | None, body: Any, namespace: str | None, name: str, memo: Any, **_: Any
+) -> None:
     controller: Controller = memo.controller
-    controller.queue.kick((namespace or "", name))
+    key = (namespace or "", name)
+    controller.queue.kick(key)
+    if controller.used_by is not None and controller.profile_queue is not None:
+        # The profiles it names now and those it named before count it differently.
+        names = [] if type == "DELETED" else referenced(body)
+        for profile in controller.used_by.seen(key, names):
+            controller.profile_queue.kick(profile)
+
+
+async def profile_event(*, name: str, memo: Any, **_: Any) -> None:
+    """A SidecarProfile appeared, changed or went: every PodPattern naming it renders
+    again (from the index of users, not a list call), and its usedBy is recounted."""
+    controller: Controller = memo.controller
+    if controller.profiles is not None:
+        for key in controller.profiles.users(name):
+            controller.queue.kick(key)
+    if controller.profile_queue is not None:
+        controller.profile_queue.kick(name)
+
+
+async def configmap_event(
+    *, namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any
+) -> None:
+    memo.controller.queue.kick((namespace or "", labels[PATTERN_LABEL]))
 
 
 async def pod_event(
@@ -175,6 +219,8 @@ async def startup(
     # other Pods, the API server filters instead of us.
     settings.watching.label_selectors["v1", "pods"] = PATTERN_LABEL
     configure_watches(settings)  # the same for the workload objects and Services
+    for group, version, plural in GENERATED_WATCHED:  # and the presets' ConfigMaps
+        settings.watching.label_selectors[(group or version), plural] = PATTERN_LABEL
 
     settings.peering.standalone = options.peering is None
     if options.peering is not None:
@@ -199,10 +245,17 @@ async def startup(
 
     from podpatterns.controller.spec import interpret
 
+    profiles = ProfileCache(kwargs["sidecar_profiles"], kwargs["profile_users"])
+    generated = GeneratedObjects(
+        client=GeneratedClient(api),
+        cache=GeneratedIndex([kwargs["pattern_configmaps"], kwargs["pattern_services"]]),
+    )
     reconciler = Reconciler(
         api=api,
         cache=IndexCache(patterns_index, pods_index),
-        interpret=functools.partial(interpret, server_version=server_version),
+        interpret=functools.partial(interpret, server_version=server_version, profiles=profiles),
+        generated=generated,
+        profile_fingerprint=lambda body: profiles.fingerprint(referenced(body)),
         run=run,
         recorder=EventRecorder(),
         create_parallelism=options.workers,
@@ -211,11 +264,15 @@ async def startup(
             cache=WorkloadIndex(kwargs[index_id] for index_id in index_ids()),
         ),
     )
+    used_by = UsedBy(api=api, cache=profiles, run=run)
     memo.controller = Controller(
         api=api,
         reconciler=reconciler,
         queue=WorkQueue(reconciler.reconcile),
         server_version=server_version,
+        profiles=profiles,
+        used_by=used_by,
+        profile_queue=WorkQueue(used_by.sync),
     )
     scope = (
         f"namespaces {', '.join(options.namespaces)}" if options.namespaces else "all namespaces"
@@ -263,6 +320,8 @@ async def cleanup(*, memo: Any, **_: Any) -> None:
     if controller is None:
         return
     await controller.queue.close()
+    if controller.profile_queue is not None:
+        await controller.profile_queue.close()
     await controller.reconciler.drain_events()
     await asyncio.to_thread(controller.api.close)
 
@@ -280,6 +339,21 @@ def build_registry() -> kopf.OperatorRegistry:
     kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)(pattern_event)
     kopf.on.event("v1", "pods", labels={PATTERN_LABEL: kopf.PRESENT}, registry=registry)(pod_event)
     register(registry)  # workload objects and Services: indexes, and a kick on any change
+    # The presets' ConfigMaps (Services are watched above).
+    for group, version, plural in GENERATED_WATCHED:
+        api = f"{group}/{version}" if group else version
+        labels = {PATTERN_LABEL: kopf.PRESENT}
+        kopf.index(api, plural, labels=labels, id=f"pattern_{plural}", registry=registry)(
+            generated_objects
+        )
+        kopf.on.event(api, plural, labels=labels, id=f"{plural}_event", registry=registry)(
+            configmap_event
+        )
+    # SidecarProfiles (cluster-scoped: watched whatever namespaces the operator serves), and
+    # which PodPatterns name which profile.
+    kopf.index(GROUP, VERSION, PROFILES, id="sidecar_profiles", registry=registry)(profile_bodies)
+    kopf.index(GROUP, VERSION, PLURAL, id="profile_users", registry=registry)(profile_users)
+    kopf.on.event(GROUP, VERSION, PROFILES, registry=registry)(profile_event)
     return registry
 
 

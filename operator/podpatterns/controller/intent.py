@@ -30,6 +30,8 @@ class Intent:
     """The complete Pod for a given name: labels, ownerReference, spec."""
     workload: RenderedWorkload | None = dataclasses.field(default=None, compare=False)
     """Kinds other than Pod: the workload object (and a StatefulSet's Service) to apply."""
+    objects: tuple[dict[str, Any], ...] = dataclasses.field(default=(), compare=False)
+    """The ConfigMaps the presets generate and the Service of spec.service, every kind."""
 
 
 @dataclasses.dataclass(frozen=True)

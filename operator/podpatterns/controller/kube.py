@@ -240,6 +240,16 @@ class KubeApi:
             content_type=MERGE_PATCH,
         )
 
+    def patch_profile_status(self, name: str, patch: Mapping[str, Any]) -> Any:
+        """A JSON merge patch of a SidecarProfile's status fields (cluster-scoped)."""
+        return self.request(
+            "PATCH",
+            f"/apis/{GROUP}/{VERSION}/sidecarprofiles/{name}/status",
+            query=[("fieldManager", FIELD_MANAGER)],
+            body={"status": dict(patch)},
+            content_type=MERGE_PATCH,
+        )
+
     def dry_run_apply_pattern(self, body: Mapping[str, Any], field_manager: str) -> Any:
         """What the API server would store if `body` were applied; nothing is written."""
         meta = body.get("metadata") or {}

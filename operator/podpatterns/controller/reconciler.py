@@ -47,6 +47,7 @@ from podpatterns.controller.status import (
 )
 
 if TYPE_CHECKING:
+    from podpatterns.controller.generated import GeneratedObjects
     from podpatterns.controller.workloads import WorkloadController
 
 Key = tuple[str, str]
@@ -107,7 +108,8 @@ class _State:
     written_until: float = 0.0
     problem: Problem | None = None
     failures: int = 0
-    rendered: tuple[int, Intent | Rejection] | None = None
+    rendered: tuple[Any, Intent | Rejection] | None = None
+    """(generation and profile fingerprint, what they rendered to)"""
     rolling_to: str | None = None
 
     def expire(self, now: float) -> None:
@@ -174,10 +176,18 @@ class Reconciler:
         clock: Callable[[], datetime.datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         workloads: WorkloadController | None = None,
+        generated: GeneratedObjects | None = None,
+        profile_fingerprint: Callable[[Mapping[str, Any]], Any] | None = None,
     ) -> None:
         self.api = api
         # Kinds other than Pod (controller/workloads.py); None refuses them.
         self.workloads = workloads
+        # The ConfigMaps and Service beside the Pods (controller/generated.py); None leaves
+        # them out.
+        self.generated = generated
+        # What identifies the content of the SidecarProfiles a body names: a rendering is
+        # reused only while neither the spec's generation nor this changes.
+        self.profile_fingerprint = profile_fingerprint
         self.cache = cache
         self.interpret = interpret
         self.run = run
@@ -202,6 +212,8 @@ class Reconciler:
             self.recorder.forget(state.uid)
         if self.workloads is not None:
             self.workloads.forget(key)
+        if self.generated is not None:
+            self.generated.forget(key)
 
     async def drain_events(self) -> None:
         if self._posting:
@@ -256,10 +268,14 @@ class Reconciler:
                     self, key, body, state, intent, indexed, previous, now
                 )
             return await self._hold(key, body, state, view, previous, now, intent)
+        # What the Pods mount (the presets' ConfigMaps) and what sends them traffic (the
+        # Service) first, whatever runs the Pods.
+        generated = await self._sync_generated(key, body, intent)
         if intent.kind != "Pod" and self.workloads is not None:
-            return await self.workloads.reconcile(
+            delay = await self.workloads.reconcile(
                 self, key, body, state, intent, view, indexed, previous, now
             )
+            return self._retry_generated(state, generated, delay)
         if intent.kind != "Pod":
             return await self._hold(
                 key,
@@ -362,7 +378,8 @@ class Reconciler:
             )
             self._post(body, Event("Warning", "PodCreateFailed", state.problem.message, "Create"))
         else:
-            state.problem = None
+            # A ConfigMap or Service that could not be applied is what status reports then.
+            state.problem = generated
         view = state.view(owned, {pod.name for pod in indexed})
         delay = await self._finish(key, body, state, view, previous, now, intent, budget)
         if self.workloads is not None:
@@ -376,16 +393,36 @@ class Reconciler:
                 delay = self._backoff(state)
         if outcome.retry_soon:
             delay = min(delay, 1.0) if delay is not None else 1.0
-        return delay
+        return self._retry_generated(state, generated, delay)
 
     # --- steps -----------------------------------------------------------------------------
 
+    async def _sync_generated(
+        self, key: Key, body: Mapping[str, Any], intent: Intent
+    ) -> Problem | None:
+        if self.generated is None:
+            return None
+        problem = await self.generated.sync(self, key, body, intent.objects)
+        if problem is not None:
+            self._post(body, Event("Warning", problem.reason, problem.message, "Apply"))
+        return problem
+
+    def _retry_generated(
+        self, state: _State, problem: Problem | None, delay: float | None
+    ) -> float | None:
+        """The reconcile's next run: sooner, with backoff, while a generated object failed."""
+        if problem is None:
+            return delay
+        retry = self._backoff(state)
+        return retry if delay is None else min(delay, retry)
+
     def _render(self, state: _State, body: Mapping[str, Any]) -> Intent | Rejection:
         generation = int((body.get("metadata") or {}).get("generation") or 0)
-        if state.rendered is not None and state.rendered[0] == generation:
+        fingerprint = self.profile_fingerprint(body) if self.profile_fingerprint else ()
+        if state.rendered is not None and state.rendered[0] == (generation, fingerprint):
             return state.rendered[1]
         result = self.interpret(body)
-        state.rendered = (generation, result)
+        state.rendered = ((generation, fingerprint), result)
         return result
 
     def _rejected(self, intent: Intent, message: str) -> Rejection:

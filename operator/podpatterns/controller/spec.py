@@ -11,19 +11,29 @@ from typing import Any
 from podpatterns.api.validation import FieldError, InvalidPattern, validate
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.pods import PATTERN_LABEL
-from podpatterns.render import RenderError, render_pod, render_pod_template, selector_string
+from podpatterns.controller.profiles import ProfileCache, referenced
+from podpatterns.presets import render_pattern
+from podpatterns.render import RenderError, render_pod, selector_string
 from podpatterns.render.workloads import render_workload
 
 MAX_LISTED_ERRORS = 10
 
 
-def interpret(body: Mapping[str, Any], *, server_version: tuple[int, int]) -> Intent | Rejection:
+def interpret(
+    body: Mapping[str, Any],
+    *,
+    server_version: tuple[int, int],
+    profiles: ProfileCache | None = None,
+) -> Intent | Rejection:
+    """`profiles` are the SidecarProfiles that exist (the controller's index); a sidecar
+    naming another is refused with reason ProfileNotFound until it appears."""
     meta = body.get("metadata") or {}
     fallback_selector = f"{PATTERN_LABEL}={meta.get('name')}"
     # Status is ours, not the user's: a spec is judged on its own, whatever status holds.
     spec_only = {key: value for key, value in body.items() if key != "status"}
+    known = profiles.parsed(referenced(body)) if profiles is not None else {}
     try:
-        pattern = validate(spec_only)
+        pattern = validate(spec_only, known)
     except InvalidPattern as invalid:
         errors = invalid.errors or [FieldError("spec", "InvalidSpec", str(invalid))]
         return Rejection(
@@ -32,7 +42,8 @@ def interpret(body: Mapping[str, Any], *, server_version: tuple[int, int]) -> In
             selector=fallback_selector,
         )
     try:
-        template = render_pod_template(pattern, server_version=server_version)
+        rendered = render_pattern(pattern, profiles=known, server_version=server_version)
+        template = rendered.template
         # The same template, wrapped for the kinds that run it through a workload object.
         wrapped = (
             render_workload(pattern, template) if pattern.spec.workload.kind != "Pod" else None
@@ -68,6 +79,7 @@ def interpret(body: Mapping[str, Any], *, server_version: tuple[int, int]) -> In
         selector=selector_string(pattern),
         pod_for=pod_for,
         workload=wrapped,
+        objects=tuple(rendered.objects()),
     )
 
 
