@@ -7,11 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from podpatterns.devcluster import binaries
-from podpatterns.devcluster.binaries import GoMissing
-from podpatterns.devcluster.cluster import DevCluster, Options
-from podpatterns.devcluster.processes import PortTaken
-from podpatterns.devcluster.progress import StepFailed
+# The handlers import the dev cluster itself (and so `cryptography`, an extra) only when a
+# dev-cluster command runs: the operator's image has no use for it.
 
 EPILOG = """\
 Examples:
@@ -137,6 +134,11 @@ def add_commands(commands: Any) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from podpatterns.devcluster import binaries
+    from podpatterns.devcluster.binaries import GoMissing
+    from podpatterns.devcluster.cluster import DevCluster
+    from podpatterns.devcluster.progress import StepFailed
+
     cluster = DevCluster()
     try:
         built = binaries.ensure(cluster.layout)
@@ -150,6 +152,11 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from podpatterns.devcluster.binaries import GoMissing
+    from podpatterns.devcluster.cluster import DevCluster, Options
+    from podpatterns.devcluster.processes import PortTaken
+    from podpatterns.devcluster.progress import StepFailed
+
     options = Options(
         workers=args.workers,
         gpu_nodes=args.gpu_nodes,
@@ -172,6 +179,8 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
+    from podpatterns.devcluster.cluster import DevCluster
+
     cluster = DevCluster()
     leftovers = cluster.down()
     status = cluster.status()
@@ -182,6 +191,8 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from podpatterns.devcluster.cluster import DevCluster
+
     cluster = DevCluster()
     status = cluster.status()
     print(cluster.describe(status))
@@ -189,6 +200,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _load_image(args: argparse.Namespace) -> int:
+    from podpatterns.devcluster.cluster import DevCluster
+
     cluster = DevCluster()
     try:
         ref = cluster.load_image(args.source, args.name)
@@ -200,5 +213,7 @@ def _load_image(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
+    from podpatterns.devcluster.cluster import DevCluster
+
     sys.stdout.write(DevCluster().env())
     return 0

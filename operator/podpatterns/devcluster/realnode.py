@@ -18,6 +18,7 @@ import os
 import subprocess
 import tarfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -427,7 +428,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             raise ValueError(
                 f"image name {ref!r} must be a full reference such as localhost/team/agent:1.2"
             )
-        named = self.run_dir / "import.oci.tar"
+        # One scratch file per import: two loads at once (tests, an image build) must not
+        # overwrite each other's archive.
+        named = self.run_dir / f"import-{os.getpid()}-{uuid.uuid4().hex[:8]}.oci.tar"
         _retag_archive(archive, named, tag)
         try:
             self.ctr("images", "import", "--all-platforms", "--base-name", repository, str(named))
