@@ -19,11 +19,19 @@ Examples:
   podpatterns run                          # all namespaces, credentials from $KUBECONFIG
   podpatterns run --namespace shop --verbose
   podpatterns run --qps 20 --burst 30      # the same client rate as kube-controller-manager
+  podpatterns run --metrics-address 127.0.0.1:9090   # Prometheus metrics at /metrics
+  podpatterns run --peering podpatterns --peering-lifetime 15   # one of several replicas
 
 Inside a cluster the Pod's service account is used. The operator needs to read and watch
-PodPatterns and Pods, write PodPatterns' status, create and delete Pods, and create Events.
-It runs standalone by default; with --peering NAME several replicas coordinate through the
-KopfPeering object NAME and only the one with the highest --priority is active.
+PodPatterns and Pods, write PodPatterns' status, create and delete Pods, and create Events
+(deploy/base/rbac.yaml has the full list).
+
+It runs standalone by default. With --peering NAME several replicas coordinate through the
+KopfPeering object NAME (a ClusterKopfPeering when watching all namespaces), which each
+creates when it is missing; only the one with the highest --priority is active. Without
+--priority each replica draws a random one: Kopf pauses every replica when the highest
+priorities are equal. A replica that crashes stops counting after --peering-lifetime
+seconds, and a standby then takes over.
 """
 
 DIFF_EPILOG = """\
@@ -67,10 +75,26 @@ def add_commands(commands: Any) -> None:
     peering.add_argument(
         "--peering",
         metavar="NAME",
-        help="coordinate through the KopfPeering object NAME (it must exist)",
+        help="coordinate through the KopfPeering object NAME (created when missing)",
     )
     run.add_argument(
-        "--priority", type=int, default=0, help="peering priority; the highest is active"
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority; the highest is active (default with --peering: random)",
+    )
+    run.add_argument(
+        "--peering-lifetime",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="how long a replica's peering heartbeat counts, at least 10; it is renewed "
+        "5-10 s before it runs out (default: Kopf's 60)",
+    )
+    run.add_argument(
+        "--metrics-address",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (default: none)",
     )
     run.add_argument(
         "--workers",
@@ -122,14 +146,30 @@ def add_commands(commands: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from podpatterns.controller.handlers import RunOptions, run
+    from podpatterns.controller.metrics import parse_address
+    from podpatterns.controller.peering import random_priority
 
     if args.workers < 1:
         print("podpatterns run: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.peering_lifetime is not None and args.peering_lifetime < 10:
+        # Kopf renews a heartbeat 5-10 s before it runs out.
+        print("podpatterns run: --peering-lifetime must be at least 10", file=sys.stderr)
+        return 2
+    try:
+        metrics_address = None if not args.metrics_address else parse_address(args.metrics_address)
+    except ValueError as failure:
+        print(f"podpatterns run: --metrics-address: {failure}", file=sys.stderr)
+        return 2
+    priority = args.priority
+    if priority is None:
+        priority = random_priority() if args.peering else 0
     options = RunOptions(
         namespaces=tuple(dict.fromkeys(args.namespace)),
         peering=args.peering,
-        priority=args.priority,
+        priority=priority,
+        peering_lifetime=args.peering_lifetime,
+        metrics_address=metrics_address,
         workers=args.workers,
         qps=args.qps,
         burst=args.burst,

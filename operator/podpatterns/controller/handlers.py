@@ -36,6 +36,8 @@ from podpatterns.controller.generated import (
 )
 from podpatterns.controller.generated import pattern_objects as generated_objects
 from podpatterns.controller.kube import GROUP, PLURAL, VERSION, KubeApi
+from podpatterns.controller.metrics import Metrics, pattern_gauges
+from podpatterns.controller.peering import ensure_peering
 from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod
 from podpatterns.controller.profiles import (
     PROFILES,
@@ -67,6 +69,9 @@ class RunOptions:
     peering: str | None = None
     """None: standalone. Otherwise the KopfPeering object to coordinate through."""
     priority: int = 0
+    peering_lifetime: int | None = None
+    """Seconds a peer's heartbeat counts (None: Kopf's 60): how long a crashed active
+    replica holds the standby back."""
     workers: int = 16
     """Threads for blocking API calls, and connections in the client's pool."""
     qps: float = 0.0
@@ -74,6 +79,8 @@ class RunOptions:
     request_timeout: float = 30.0
     kubeconfig: str | None = None
     context: str | None = None
+    metrics_address: tuple[str, int] | None = None
+    """(host, port) to serve Prometheus metrics on; None: no endpoint."""
 
 
 @dataclasses.dataclass
@@ -227,6 +234,8 @@ async def startup(
         settings.peering.name = options.peering
         settings.peering.mandatory = True
         settings.peering.priority = options.priority
+        if options.peering_lifetime is not None:
+            settings.peering.lifetime = options.peering_lifetime
     settings.execution.max_workers = options.workers
 
     api = await asyncio.to_thread(
@@ -241,7 +250,19 @@ async def startup(
         )
     )
     run = executor_runner(settings.execution.executor)
+    metrics = await _start_metrics(memo, options, patterns_index)
+    if metrics is not None:
+        api = metrics.instrument(api)
     server_version = await run(api.server_version)
+    if options.peering is not None:
+        await ensure_peering(
+            api,
+            run,
+            options.peering,
+            namespaces=options.namespaces,
+            clusterwide=settings.peering.clusterwide,
+            log=logger,
+        )
 
     from podpatterns.controller.spec import interpret
 
@@ -268,7 +289,9 @@ async def startup(
     memo.controller = Controller(
         api=api,
         reconciler=reconciler,
-        queue=WorkQueue(reconciler.reconcile),
+        queue=WorkQueue(
+            reconciler.reconcile if metrics is None else metrics.timed(reconciler.reconcile)
+        ),
         server_version=server_version,
         profiles=profiles,
         used_by=used_by,
@@ -287,6 +310,31 @@ async def startup(
         mode,
         options.workers,
     )
+
+
+async def _start_metrics(
+    memo: Any, options: RunOptions, patterns: Mapping[Key, Iterable[Any]]
+) -> Metrics | None:
+    """The /metrics endpoint, once per process (startup may be retried)."""
+    if options.metrics_address is None:
+        return None
+    existing: Metrics | None = getattr(memo, "metrics", None)
+    if existing is not None:
+        return existing
+    metrics = Metrics()
+    metrics.watch(
+        lambda: pattern_gauges(patterns),
+        asyncio.get_running_loop(),
+        peering=options.peering is not None,
+    )
+    host, port = options.metrics_address
+    try:
+        await asyncio.to_thread(metrics.serve, host, port)
+    except OSError as failure:  # e.g. the port is taken: retrying would not help
+        metrics.close()
+        raise kopf.PermanentError(f"cannot serve metrics on {host}:{port}: {failure}") from None
+    memo.metrics = metrics
+    return metrics
 
 
 def login(*, memo: Any, **_: Any) -> kopf.ConnectionInfo:
@@ -316,6 +364,9 @@ def login(*, memo: Any, **_: Any) -> kopf.ConnectionInfo:
 
 
 async def cleanup(*, memo: Any, **_: Any) -> None:
+    metrics: Metrics | None = getattr(memo, "metrics", None)
+    if metrics is not None:
+        await asyncio.to_thread(metrics.close)
     controller: Controller | None = getattr(memo, "controller", None)
     if controller is None:
         return
@@ -366,6 +417,9 @@ def run(options: RunOptions, *, verbose: bool = False, liveness: str | None = No
     # The client's connection pool warns on every burst larger than the pool; the pool is
     # sized to the workers on purpose, so the warning says nothing.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+    # The health endpoint's server logs every request at INFO: a probe's line every few
+    # seconds would bury the operator's own.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     kopf.run(
         registry=build_registry(),
         clusterwide=not options.namespaces,

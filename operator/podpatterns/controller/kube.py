@@ -264,6 +264,14 @@ class KubeApi:
     def create_event(self, namespace: str, event: Mapping[str, Any]) -> Any:
         return self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
 
+    def create_peering(self, name: str, namespace: str | None = None) -> Any:
+        """Kopf's peering object: a ClusterKopfPeering, or a KopfPeering in `namespace`."""
+        kind, where = "ClusterKopfPeering", "/apis/kopf.dev/v1/clusterkopfpeerings"
+        if namespace is not None:
+            kind, where = "KopfPeering", f"/apis/kopf.dev/v1/namespaces/{namespace}/kopfpeerings"
+        body = {"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": {"name": name}}
+        return self.request("POST", where, body=body)
+
 
 def load_configuration(
     *, kubeconfig: str | None = None, context: str | None = None
