@@ -20,9 +20,10 @@ WORKDIR /src
 # Dependencies first, read from pyproject.toml alone: a change to the operator's code then
 # reuses this layer and rebuilds only the last, offline step. Behind a TLS-inspecting proxy,
 # pass its CA bundle as the build secret `ca-bundle` (never stored in a layer).
-# EXTRAS: the `podpatterns` command imports the dev cluster's modules (and so
-# `cryptography`) while building its parser, so `podpatterns run` needs that extra today.
-ARG EXTRAS=devcluster
+# EXTRAS: optional dependency groups of pyproject.toml to add (none needed: the
+# `podpatterns` command imports the dev cluster's dependencies only when one of its
+# commands runs).
+ARG EXTRAS=""
 COPY pyproject.toml ./
 RUN --mount=type=secret,id=ca-bundle,required=false \
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \

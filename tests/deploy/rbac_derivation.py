@@ -7,7 +7,6 @@ import contextlib
 import importlib
 import importlib.util
 import inspect
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -303,7 +302,7 @@ def kopf_framework_permissions() -> set[Permission]:
     return permissions
 
 
-# --- 4. admission, and the init container ---------------------------------------------
+# --- 4. admission ----------------------------------------------------------------------
 
 
 def admission_permissions() -> set[Permission]:
@@ -325,23 +324,12 @@ def admission_permissions() -> set[Permission]:
     return {(group, "podpatterns/finalizers", "update", "")}
 
 
-def init_container_permissions() -> set[Permission]:
-    deployment = find(base_documents(), "Deployment")
-    script = "\n".join(container(deployment, "peering", init=True)["command"])
-    calls = re.findall(
-        r'create_cluster_custom_object\(\s*"([^"]+)",\s*"[^"]+",\s*"([^"]+)"', script
-    )
-    assert calls, "the peering init container no longer creates the peering object"
-    return {(group, plural, "create", "") for group, plural in calls}
-
-
 def derived_permissions() -> set[Permission]:
     return (
         client_permissions()
         | kopf_watch_permissions()
         | kopf_framework_permissions()
         | admission_permissions()
-        | init_container_permissions()
     )
 
 

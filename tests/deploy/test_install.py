@@ -159,18 +159,10 @@ def test_the_operator_reconciles_with_nothing_but_the_accounts_token(
         "auth", "whoami", *as_operator, "-o", "jsonpath={.status.userInfo.username}"
     ).stdout
     assert whoami == SERVICE_ACCOUNT
-    # What the Deployment's init container does, with the same rights.
-    cluster.kubectl(
-        "create",
-        *as_operator,
-        "-f",
-        "-",
-        input=(
-            "apiVersion: kopf.dev/v1\nkind: ClusterKopfPeering\nmetadata:\n  name: podpatterns\n"
-        ),
-    )
+    # A fresh install has no peering object: the operator creates it, with these rights.
+    assert not cluster.kubectl("get", "clusterkopfpeering", "podpatterns", check=False).stdout
 
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
     log_path = tmp_path / "operator.log"
     # The Deployment's flags, with the token's kubeconfig instead of the in-cluster one.
     argv = [
@@ -186,6 +178,8 @@ def test_the_operator_reconciles_with_nothing_but_the_accounts_token(
         "1",
         "--liveness",
         f"http://127.0.0.1:{port}/healthz",
+        "--metrics-address",
+        f"127.0.0.1:{metrics_port}",
     ]
     env = {k: v for k, v in cluster.env.items() if k != "KUBECONFIG"}
     env["PYTHONUNBUFFERED"] = "1"
@@ -203,6 +197,7 @@ def test_the_operator_reconciles_with_nothing_but_the_accounts_token(
         wait_until(started, timeout=60, what="the operator to start and become the active peer")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as health:
             assert health.status == 200
+        assert "Created the ClusterKopfPeering podpatterns" in log_text()
 
         cluster.apply(pattern_manifest("rbac", namespace, replicas=2))
         body = wait_pattern(cluster, namespace, "rbac", replicas=2, timeout=60)
@@ -231,6 +226,11 @@ def test_the_operator_reconciles_with_nothing_but_the_accounts_token(
             "events", "-n", namespace, "--field-selector", "involvedObject.kind=PodPattern"
         )["items"]
         assert any(e.get("reportingComponent") == "podpatterns" for e in events), events
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            metrics = answer.read().decode()
+        assert "\npodpatterns_active 1.0\n" in metrics, metrics
+        assert 'podpatterns_reconcile_total{result="success"}' in metrics, metrics
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -86,17 +86,18 @@ def test_two_replicas_one_active_through_kopf_peering() -> None:
     operator = container(deployment, "operator")
     args = operator["args"]
     peering = args[args.index("--peering") + 1]
-    # Equal priorities would pause every replica: each draws its own.
-    script = " ".join(operator["command"])
-    assert "exec podpatterns run --priority" in script and "shuf" in script
-    assert '"$@"' in script
+    # The image's entry point runs, with no wrapper: without --priority each replica draws
+    # a random one, and it creates the peering object itself (no init container).
+    assert "command" not in operator
+    assert "--priority" not in args
+    assert not deployment["spec"]["template"]["spec"].get("initContainers")
+    # A crashed replica holds the standby back for its heartbeat's lifetime; the takeover
+    # bound in docs/deploy.md is that plus a few seconds.
+    assert 10 <= int(args[args.index("--peering-lifetime") + 1]) <= 20
     # Kopf's identity of each peer is the Pod's name.
     env = {e["name"]: e for e in operator["env"]}
     assert env["POD_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
-    # The init container creates the very object the operator peers through, and the
-    # role lets it heartbeat into that one only.
-    init_script = "\n".join(container(deployment, "peering", init=True)["command"])
-    assert f'"name": "{peering}"' in init_script
+    # The role lets it heartbeat into its own peering object only.
     role = find(base_documents(), "ClusterRole")
     patch_rules = [
         r
@@ -151,6 +152,27 @@ def test_probes_use_kopfs_health_endpoint() -> None:
         assert ports[get["port"]] == url.port, probe
 
 
+def test_the_metrics_service_scrapes_the_operators_metrics_port() -> None:
+    documents = base_documents()
+    deployment = find(documents, "Deployment")
+    service = find(documents, "Service", "podpatterns-metrics")
+    operator = container(deployment, "operator")
+    args = operator["args"]
+    address = urllib.parse.urlsplit("//" + args[args.index("--metrics-address") + 1])
+    assert address.hostname == "0.0.0.0"  # reachable from the scraper, not only loopback
+    ports = {p["name"]: p["containerPort"] for p in operator["ports"]}
+    assert ports["metrics"] == address.port
+    (port,) = service["spec"]["ports"]
+    assert port["targetPort"] == "metrics"
+    assert service["spec"].get("type", "ClusterIP") == "ClusterIP"
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    annotations = service["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(address.port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
 def test_the_disruption_budget_keeps_one_replica() -> None:
     documents = base_documents()
     budget = find(documents, "PodDisruptionBudget")
@@ -165,7 +187,7 @@ def test_the_disruption_budget_keeps_one_replica() -> None:
 
 def test_namespaced_objects_live_in_podpatterns_system() -> None:
     for document in base_documents():
-        if document["kind"] in ("ServiceAccount", "Deployment", "PodDisruptionBudget"):
+        if document["kind"] in ("ServiceAccount", "Deployment", "PodDisruptionBudget", "Service"):
             assert document["metadata"]["namespace"] == NAMESPACE, document["kind"]
 
 
@@ -198,16 +220,16 @@ def test_the_dev_overlay_changes_image_pull_policy_and_placement_only() -> None:
     assert pod.pop("tolerations") == [
         {"key": realnode.TAINT["key"], "operator": "Exists", "effect": realnode.TAINT["effect"]}
     ]
-    for item in [*pod["initContainers"], *pod["containers"]]:
+    for item in [*pod.get("initContainers", []), *pod["containers"]]:
         assert item["image"] == f"{operator_image.REPOSITORY}:{operator_image.DEV_TAG}"
         assert item["imagePullPolicy"] == "Never"
     original = copy.deepcopy(base["Deployment/podpatterns"])
     for item in [
-        *original["spec"]["template"]["spec"]["initContainers"],
+        *original["spec"]["template"]["spec"].get("initContainers", []),
         *original["spec"]["template"]["spec"]["containers"],
     ]:
         item.pop("image"), item.pop("imagePullPolicy")
-    for item in [*pod["initContainers"], *pod["containers"]]:
+    for item in [*pod.get("initContainers", []), *pod["containers"]]:
         item.pop("image"), item.pop("imagePullPolicy")
     assert changed == original
 

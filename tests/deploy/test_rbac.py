@@ -5,15 +5,13 @@ the code rather than restated:
 
 1. its own client: every `KubeApi` method that a module reachable from the Kopf handlers
    refers to, called against a recorder and turned into (group, resource, verb) the way the
-   API server's authorizer sees the request;
+   API server's authorizer sees the request (creating the peering object among them);
 2. Kopf's watches: list and watch for every resource a handler or index selects, patch for
    handler kinds that write to the objects they handle;
 3. Kopf itself, as the Deployment runs it: the peering objects (`--peering`), CRD
    observation (unless scanning is disabled), namespace observation (with `--namespace`);
 4. admission: ownerReferences with blockOwnerDeletion need `update` on the owner's
-   finalizers where OwnerReferencesPermissionEnforcement is on;
-
-plus the Deployment's init container, which creates the peering object.
+   finalizers where OwnerReferencesPermissionEnforcement is on.
 """
 
 from __future__ import annotations
