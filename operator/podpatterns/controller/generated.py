@@ -198,10 +198,8 @@ class GeneratedObjects:
             ident = _ident(manifest)
             digest = str(annotation(manifest, APPLIED_HASH_ANNOTATION))
             pending = state.applied.get(ident)
-            if pending is not None and pending[0] == digest and reason != "missing":
+            if pending is not None and pending[0] == digest:
                 continue  # applied moments ago; the watch has not shown it yet
-            if pending is not None and pending[0] == digest and current is None:
-                continue
             if current is None:
                 taken = await self._name_taken(host, manifest, uid)
                 if taken is not None:
