@@ -153,7 +153,9 @@ class Demo:
         deadline = time.monotonic() + timeout
         last = ""
         while True:
-            patterns = self.get("podpatterns")["items"]
+            # Fully qualified: "podpatterns" is also the category of both kinds, and
+            # kubectl would list the SidecarProfiles of the examples with it.
+            patterns = self.get("podpatterns.podpatterns.dev")["items"]
             wanted = sum(p["spec"].get("workload", {}).get("replicas", 1) for p in patterns)
             pods = self.get("pods", "-l", "podpatterns.dev/pattern")["items"]
             running = [
