@@ -5,11 +5,15 @@ Profiles are cluster-scoped: each test names its own after its namespace and del
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.conftest import Operator
 from tests.e2e.helpers import (
@@ -359,3 +363,29 @@ def test_what_a_profile_grants_reaches_its_sidecar_only(
         assert "proc" not in {m["name"] for m in main.get("volumeMounts", [])}
         assert "securityContext" not in main
     operator.assert_healthy()
+
+
+def test_diff_resolves_the_profiles_a_pattern_names(
+    cluster: Cluster, namespace: str, operator: Operator, profile_name: str, tmp_path: Path
+) -> None:
+    manifest = pattern("web", namespace, sidecars=[{"name": "audit", "profile": profile_name}])
+    path = tmp_path / "web.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+
+    def diff() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "podpatterns", "diff", "-f", str(path)],
+            capture_output=True,
+            text=True,
+            env=cluster.env,
+            timeout=60,
+            check=False,
+        )
+
+    missing = diff()
+    assert "ProfileNotFound" in missing.stdout + missing.stderr, missing.stdout + missing.stderr
+    cluster.apply(profile_body(profile_name, **AUDIT_SPEC))
+    found = diff()
+    assert "ProfileNotFound" not in found.stdout + found.stderr, found.stdout + found.stderr
+    assert f"podpattern {namespace}/web" in found.stdout
+    assert "2 Pods" in found.stdout or "create" in found.stdout, found.stdout

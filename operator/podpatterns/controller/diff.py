@@ -19,6 +19,7 @@ from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.kube import ApiError, KubeApi
 from podpatterns.controller.plan import deletion_rank, next_names, resolve_budget
 from podpatterns.controller.pods import HASH_LABEL, PATTERN_LABEL, ObservedPod
+from podpatterns.controller.profiles import ProfileCache, referenced
 from podpatterns.controller.workloads import change_note
 
 DIFF_FIELD_MANAGER = "podpatterns-diff"
@@ -349,8 +350,17 @@ def collect(
         pods = [
             ObservedPod.from_raw(pod) for pod in api.list_pods(namespace, f"{PATTERN_LABEL}={name}")
         ]
-    before = interpret(live, server_version=server_version) if live is not None else None
-    after = interpret(applied, server_version=server_version)
+    # The SidecarProfiles either version names, as the operator's index would have them.
+    try:
+        profiles = _profiles(api, [*(referenced(live) if live else []), *referenced(applied)])
+    except ApiError as failure:
+        return PatternDiff(namespace, name, "error", error=_explain(failure))
+    before = (
+        interpret(live, server_version=server_version, profiles=profiles)
+        if live is not None
+        else None
+    )
+    after = interpret(applied, server_version=server_version, profiles=profiles)
     return compare(
         namespace=namespace,
         name=name,
@@ -361,6 +371,17 @@ def collect(
         pods=pods,
         now=now,
     )
+
+
+def _profiles(api: KubeApi, names: list[str]) -> ProfileCache:
+    found: dict[str, list[Any]] = {}
+    for name in dict.fromkeys(names):
+        try:
+            found[name] = [api.get_profile(name)]
+        except ApiError as failure:
+            if not failure.not_found:
+                raise
+    return ProfileCache(found, {})
 
 
 def _explain(failure: ApiError) -> str:

@@ -240,6 +240,10 @@ class KubeApi:
             content_type=MERGE_PATCH,
         )
 
+    def get_profile(self, name: str) -> Any:
+        """A SidecarProfile (cluster-scoped), for `podpatterns diff`."""
+        return self.request("GET", f"/apis/{GROUP}/{VERSION}/sidecarprofiles/{name}")
+
     def patch_profile_status(self, name: str, patch: Mapping[str, Any]) -> Any:
         """A JSON merge patch of a SidecarProfile's status fields (cluster-scoped)."""
         return self.request(
