@@ -147,7 +147,9 @@ def test_the_cache_parses_known_profiles_and_fingerprints_their_content() -> Non
 def test_used_by_patch() -> None:
     assert used_by_patch(profile("a", usedBy=2), 2) is None
     assert used_by_patch(profile("a", usedBy=2), 3) == {"usedBy": 3}
-    assert used_by_patch(profile("a"), 0) == {"usedBy": 0}
+    # No status yet means 0: a new profile nobody uses costs no write.
+    assert used_by_patch(profile("a"), 0) is None
+    assert used_by_patch(profile("a"), 1) == {"usedBy": 1}
     assert used_by_patch(None, 1) is None
 
 
@@ -190,3 +192,22 @@ def test_used_by_remembers_what_a_pattern_named() -> None:
     # Deleted: what it named last.
     assert used.seen(("shop", "web"), []) == {"guard"}
     assert used.seen(("shop", "web"), []) == set()
+
+
+def test_a_namespaced_operator_reports_only_profiles_its_patterns_use() -> None:
+    profiles = {"audit": [profile("audit", usedBy=3)], "other": [profile("other", usedBy=2)]}
+    users: dict[str, list[tuple[str, str]]] = {"audit": [("mine", "web")]}
+    api = FakeApi()
+    used = UsedBy(api=api, cache=ProfileCache(profiles, users), run=_run, cluster_wide=False)
+
+    async def go() -> None:
+        await used.sync("other")  # no users here: another operator's count stands
+        await used.sync("audit")
+        users["audit"].clear()
+        profiles["audit"] = [profile("audit", generation=2, usedBy=1)]
+        await used.sync("audit")  # its last user went: reported once more
+        profiles["audit"] = [profile("audit", generation=3, usedBy=0)]
+        await used.sync("audit")
+
+    asyncio.run(go())
+    assert api.patches == [("audit", {"usedBy": 1}), ("audit", {"usedBy": 0})]

@@ -285,7 +285,7 @@ async def startup(
             cache=WorkloadIndex(kwargs[index_id] for index_id in index_ids()),
         ),
     )
-    used_by = UsedBy(api=api, cache=profiles, run=run)
+    used_by = UsedBy(api=api, cache=profiles, run=run, cluster_wide=not options.namespaces)
     memo.controller = Controller(
         api=api,
         reconciler=reconciler,

@@ -112,11 +112,13 @@ class ProfileCache:
 
 def used_by_patch(body: Mapping[str, Any] | None, users: int) -> dict[str, Any] | None:
     """The status fields that make usedBy `users`, or None when it already is (or the
-    profile is gone)."""
+    profile is gone). A profile without status has usedBy 0, as the model defaults it: a
+    new, unused profile costs no write."""
     if body is None:
         return None
     status = body.get("status")
-    if isinstance(status, Mapping) and status.get("usedBy") == users:
+    current = status.get("usedBy", 0) if isinstance(status, Mapping) else 0
+    if current == users:
         return None
     return {"usedBy": users}
 
@@ -126,14 +128,24 @@ class UsedBy:
 
     It needs to know which profiles a PodPattern named before an edit as well as after, to
     count down the ones it no longer names: `seen` remembers that per PodPattern.
+
+    An operator serving only some namespaces sees only their PodPatterns. Writing its
+    partial count for every profile would overwrite (and fight) the count of the operator
+    serving the others, so it writes only for profiles its own PodPatterns use, and once
+    more when the last of them stops (`cluster_wide` False).
     """
 
-    def __init__(self, *, api: Any, cache: ProfileCache, run: Any) -> None:
+    def __init__(
+        self, *, api: Any, cache: ProfileCache, run: Any, cluster_wide: bool = True
+    ) -> None:
         self.api = api
         self.cache = cache
         self.run = run
+        self.cluster_wide = cluster_wide
         self._named: dict[Key, set[str]] = {}
         self._written: dict[str, tuple[int, str]] = {}
+        self._counted: set[str] = set()
+        """Profiles this (namespaced) operator has reported users of."""
 
     def seen(self, key: Key, names: Iterable[str]) -> set[str]:
         """A PodPattern now names `names` (none when deleted): the profiles whose count may
@@ -147,6 +159,8 @@ class UsedBy:
     async def sync(self, name: str) -> float | None:
         body = self.cache.body(name)
         users = len(self.cache.users(name))
+        if not self.cluster_wide and users == 0 and name not in self._counted:
+            return None  # none of ours: the count belongs to whoever serves its users
         version = str(((body or {}).get("metadata") or {}).get("resourceVersion") or "")
         written = self._written.get(name)
         if written is not None and written[0] == users and written[1] == version:
@@ -154,6 +168,8 @@ class UsedBy:
         patch = used_by_patch(body, users)
         if patch is None:
             self._written.pop(name, None)
+            if users:
+                self._counted.add(name)
             return None
         try:
             await self.run(self.api.patch_profile_status, name, patch)
@@ -163,4 +179,8 @@ class UsedBy:
             logger.warning("SidecarProfile %s: writing status.usedBy failed: %s", name, failure)
             return 5.0
         self._written[name] = (users, version)
+        if users:
+            self._counted.add(name)
+        else:
+            self._counted.discard(name)
         return None
