@@ -86,7 +86,7 @@ def test_bad_input_is_caught_and_names_the_field(
     body = copy.deepcopy(case.body)
     body["metadata"] = {"name": body["metadata"]["name"], "namespace": namespace}
     result = _dry_run(cluster, body)
-    offline = problems(case.body)
+    offline = problems(case.body, case.profiles)
     if result.returncode != 0:
         assert case.path in result.stderr, result.stderr
         assert any(p.path == case.path for p in offline), (case.path, offline)
