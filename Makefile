@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 ## test: everything, on the dev cluster (built on first use) or PODPATTERNS_TEST_KUBECONFIG
 test: $(VENV)/.installed lint
 	@if [ -z "$$PODPATTERNS_TEST_KUBECONFIG" ]; then $(PODPATTERNS) dev-cluster build; fi
+	$(PY) -m tests.support.otelcol
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 ## unit: the fast tests that need no cluster

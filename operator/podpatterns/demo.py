@@ -204,7 +204,7 @@ class Demo:
         print(logs.rstrip() or "(nothing yet)")
         print()
 
-    def stop(self) -> None:
+    def stop(self, examples: Path) -> None:
         pid = self._operator_pid()
         if pid is not None:
             os.killpg(pid, signal.SIGTERM)
@@ -219,6 +219,10 @@ class Demo:
             check=False,
         )
         _say(f"Deleted namespace {self.namespace}")
+        # SidecarProfiles are cluster-scoped: deleting the namespace leaves them behind.
+        for name in cluster_scoped_profiles(examples):
+            self.kubectl("delete", "sidecarprofile", name, "--ignore-not-found", check=False)
+            _say(f"Deleted SidecarProfile {name}")
 
     # -- helpers ---------------------------------------------------------------------
     def _operator_pid(self) -> int | None:
@@ -259,6 +263,16 @@ class Demo:
         return json.loads(self.kubectl("get", *args, *scope, "-o", "json").stdout)
 
 
+def cluster_scoped_profiles(examples: Path) -> list[str]:
+    """Names of the SidecarProfiles the demo's example files create."""
+    names = []
+    for path in sorted(examples.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if isinstance(doc, dict) and doc.get("kind") == "SidecarProfile":
+                names.append(str(doc["metadata"]["name"]))
+    return names
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -267,7 +281,7 @@ def _demo(args: argparse.Namespace) -> int:
     demo = Demo(args.namespace)
     demo.cluster()
     if args.stop:
-        demo.stop()
+        demo.stop(args.examples)
         return 0
     demo.install_crds()
     demo.start_operator()

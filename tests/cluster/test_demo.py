@@ -30,8 +30,14 @@ def test_demo_runs_the_examples_and_stops_cleanly(cluster: Cluster) -> None:
             assert "GET / 200 request=1" in demo.stdout, demo.stdout
         assert "To stop: podpatterns demo --stop" in demo.stdout
     finally:
-        stop = subprocess.run([*command, "--stop"], capture_output=True, text=True, env=env,
-                              timeout=180)
+        stop = subprocess.run(
+            [*command, "--stop"], capture_output=True, text=True, env=env, timeout=180
+        )
     assert stop.returncode == 0, stop.stderr
     gone = cluster.kubectl("get", "namespace", namespace, check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
+    from podpatterns.demo import _repo_examples, cluster_scoped_profiles
+
+    for profile in cluster_scoped_profiles(_repo_examples()):
+        left = cluster.kubectl("get", "sidecarprofile", profile, check=False)
+        assert left.returncode != 0 and "NotFound" in left.stderr, f"{profile} left behind"

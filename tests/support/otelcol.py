@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from podpatterns.devcluster.paths import Layout
+from podpatterns.devcluster.progress import run_step
 from podpatterns.presets.logging import OTEL_COLLECTOR_VERSION, OTEL_COMPONENT_MODULES, OTEL_USER
 
 NAME = "otelcol-podpatterns"
@@ -65,23 +65,21 @@ def build(layout: Layout | None = None) -> Path:
     go = shutil.which("go") or "/usr/local/go/bin/go"
     tools = work / "tools"
     env = dict(os.environ, GOBIN=str(tools), CGO_ENABLED="0")
-    log = work / "build.log"
-    with log.open("wb") as out:
-        for command in (
-            [go, "install", f"go.opentelemetry.io/collector/cmd/builder@v{OTEL_COLLECTOR_VERSION}"],
-            [str(tools / "builder"), "--config", "builder.yaml"],
-        ):
-            result = subprocess.run(
-                command,
-                cwd=work,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=BUILD_TIMEOUT,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise RuntimeError(f"building the collector failed: {' '.join(command)}; see {log}")
+    logs = layout.build_root / "logs"
+    run_step(
+        f"build the OpenTelemetry Collector Builder v{OTEL_COLLECTOR_VERSION}",
+        [go, "install", f"go.opentelemetry.io/collector/cmd/builder@v{OTEL_COLLECTOR_VERSION}"],
+        log=logs / "otelcol-builder.log",
+        cwd=work,
+        env=env,
+    )
+    run_step(
+        "build the collector from the logging preset's components (about 3 minutes cold)",
+        [str(tools / "builder"), "--config", "builder.yaml"],
+        log=logs / "otelcol-build.log",
+        cwd=work,
+        env=env,
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     shutil.copy2(work / "dist" / NAME, partial)
@@ -110,3 +108,8 @@ def image_archive(layout: Layout | None = None) -> tuple[Path, str]:
         env=(),
     )
     return images.build(recipe, layout), recipe.ref
+
+
+if __name__ == "__main__":
+    # `make test` builds it up front, where its progress is visible, not inside a fixture.
+    print(f"collector: {build()}")
