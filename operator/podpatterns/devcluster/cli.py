@@ -110,8 +110,8 @@ def add_commands(commands: Any) -> None:
         description="Import an image into the real node's containerd, where no registry is "
         "reachable. SOURCE is an OCI archive (for example from `buildah push IMAGE "
         "oci-archive:agent.tar`) or an OCI layout folder. Pods then use NAME with "
-        "imagePullPolicy IfNotPresent or Never. Images are imported again on every `up` "
-        "from a copy kept in the state folder.",
+        "imagePullPolicy IfNotPresent or Never. Each `up` starts a new node: load the "
+        "image again after it.",
         epilog="Example:\n  podpatterns dev-cluster load-image agent.tar "
         "--name localhost/team/agent:1.2",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -6,7 +6,6 @@ reports. Ports are checked before anything starts, so a clash never leaves half 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -214,11 +213,6 @@ class DevCluster:
     def real_node_name(self) -> str:
         return real.NODE_NAME
 
-    @property
-    def loaded_images(self) -> Path:
-        """Images loaded with `load-image`, kept so every `up` imports them again."""
-        return self.layout.root / "images" / "loaded"
-
     def load_image(self, source: Path, ref: str) -> str:
         if not self.status().running.get("containerd"):
             raise RuntimeError(
@@ -227,16 +221,11 @@ class DevCluster:
             )
         node = self.real_node()
         archive = images.oci_archive(source, self.layout.build_root / "load")
+        # Not kept across `down`: each `up` starts a new node, and re-importing every image
+        # ever loaded (the operator's is 70 MB) would slow every start. Whoever needs an
+        # image loads it after `up`, checking first (`ctr images list`) whether it is there.
         node.import_image(archive, ref)
-        self.loaded_images.mkdir(parents=True, exist_ok=True)
-        stem = hashlib.sha256(ref.encode()).hexdigest()[:16]
-        shutil.copyfile(archive, self.loaded_images / f"{stem}.oci.tar")
-        (self.loaded_images / f"{stem}.ref").write_text(ref)
         return ref
-
-    def _reload_images(self, node: real.RealNode) -> None:
-        for name_file in sorted(self.loaded_images.glob("*.ref")):
-            node.import_image(name_file.with_suffix(".oci.tar"), name_file.read_text())
 
     def real_node(self) -> real.RealNode:
         return real.RealNode(self.layout)
@@ -263,7 +252,6 @@ class DevCluster:
             )
             for image, archive in zip(images.standard_images(), self._build_images(), strict=True):
                 node.import_image(archive, image.ref)
-            self._reload_images(node)
         with self._step(f"kubelet and kube-proxy; {real.NODE_NAME} Ready"):
             for name in ("apiserver-relay-host", "apiserver-relay-node", "kubelet", "kube-proxy"):
                 self.supervisor.start(specs[name])

@@ -74,7 +74,13 @@ class Supervisor:
         except (OSError, ValueError):
             return None
         pid_int = int(pid)
-        if alive(pid_int) and binary.strip() in _cmdline(pid_int):
+        if not alive(pid_int):
+            return None
+        # The command line guards against a reused pid. It reads empty while the process
+        # is between two execs (nsenter, unshare and sh hand over to the component), which
+        # is still the process we started.
+        cmdline = _cmdline(pid_int)
+        if not cmdline or binary.strip() in cmdline:
             return pid_int
         return None
 
