@@ -122,7 +122,7 @@ def compute_status(
     if spec.sidecar_mode is not None:
         status["sidecarMode"] = spec.sidecar_mode
     status["workload"] = {"kind": spec.workload_kind}
-    status["sidecars"] = [_sidecar_health(name, active) for name in spec.sidecars]
+    status["sidecars"] = [sidecar_health(name, active) for name in spec.sidecars]
     status["conditions"] = merge_conditions(
         previous.get("conditions"),
         [valid, ready_condition, progressing, degraded_condition],
@@ -185,7 +185,8 @@ def _clip(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
 
 
-def _sidecar_health(name: str, pods: Sequence[ObservedPod]) -> dict[str, Any]:
+def sidecar_health(name: str, pods: Sequence[ObservedPod]) -> dict[str, Any]:
+    """One sidecar's readiness and restarts across the Pods (status.sidecars[])."""
     ready = 0
     restarts = 0
     for pod in pods:
@@ -246,11 +247,18 @@ def _progress(
 def _degradation(spec: StatusInput, pods: Sequence[ObservedPod]) -> Problem | None:
     if spec.problem is not None:
         return spec.problem
+    return pod_troubles(pods)
+
+
+def pod_troubles(pods: Sequence[ObservedPod]) -> Problem | None:
+    """What keeps running Pods broken (unschedulable, crash-looping, image not found...).
+
+    A finished Pod does not count: it is replaced at once, like a ReplicaSet would, and
+    only Pods that stay broken make the PodPattern Degraded.
+    """
     troubles: list[str] = []
     reason = None
     for pod in sorted(pods, key=lambda p: p.name):
-        # A finished Pod is replaced at once, like a ReplicaSet would; only Pods that stay
-        # broken make the PodPattern Degraded.
         if not pod.active:
             continue
         if pod.unschedulable_message is not None:

@@ -13,8 +13,14 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from podpatterns.controller.pods import BAD_WAITING_REASONS, ObservedPod
-from podpatterns.controller.status import Problem, merge_conditions, safe_reason
+from podpatterns.controller.pods import ObservedPod
+from podpatterns.controller.status import (
+    Problem,
+    merge_conditions,
+    pod_troubles,
+    safe_reason,
+    sidecar_health,
+)
 
 MAX_MESSAGE = 4000
 _LONG_RUNNING = ("Deployment", "StatefulSet", "DaemonSet")
@@ -181,7 +187,7 @@ def compute_workload_status(
     if spec.sidecar_mode:
         status["sidecarMode"] = spec.sidecar_mode
     status["workload"] = {"kind": spec.kind, "name": spec.name}
-    status["sidecars"] = [_sidecar_health(name, active) for name in spec.sidecars]
+    status["sidecars"] = [sidecar_health(name, active) for name in spec.sidecars]
     if spec.kind == "Job":
         status["job"] = _job_status(live)
     if spec.kind == "CronJob":
@@ -298,38 +304,7 @@ def _degradation(
         stalled = kind == "Progressing" and truth == "False"
         if stalled or (kind == "ReplicaFailure" and truth == "True"):
             return Problem(str(reason or kind), f"{what}: {item.get('message') or reason}")
-    troubles: list[str] = []
-    reason = None
-    for pod in sorted(active, key=lambda p: p.name):
-        if pod.unschedulable_message is not None:
-            troubles.append(f"Pod {pod.name} cannot be scheduled: {pod.unschedulable_message}")
-            reason = reason or "Unschedulable"
-            continue
-        for state in pod.containers:
-            if state.waiting_reason in BAD_WAITING_REASONS:
-                detail = f": {state.waiting_message}" if state.waiting_message else ""
-                troubles.append(
-                    f"Pod {pod.name}: container {state.name} is {state.waiting_reason}{detail}"
-                )
-                reason = reason or state.waiting_reason
-    if not troubles:
-        return None
-    shown = "; ".join(troubles[:3]) + (
-        f"; and {len(troubles) - 3} more" if len(troubles) > 3 else ""
-    )
-    return Problem(reason or "PodsFailing", shown)
-
-
-def _sidecar_health(name: str, pods: Sequence[ObservedPod]) -> dict[str, Any]:
-    ready = 0
-    restarts = 0
-    for pod in pods:
-        state = pod.container(name)
-        if state is None:
-            continue
-        ready += 1 if state.ready else 0
-        restarts += state.restarts
-    return {"name": name, "ready": ready, "restarts": restarts}
+    return pod_troubles(active)
 
 
 def _number(live: Mapping[str, Any] | None, field: str) -> int:
