@@ -50,6 +50,7 @@ QUICK = Plan(
     idle_counts=(0, 5),
     idle_seconds=5,
     idle_settle_seconds=2,
+    warmup=0,
     restart=False,
     label="quick",
 )

@@ -16,6 +16,7 @@ import yaml
 
 from bench.kube import APPLY_PATCH, Kube, KubeError
 from podpatterns.devcluster.cluster import DevCluster, Options
+from podpatterns.devcluster.processes import PortTaken
 
 OPERATOR_NAMESPACE = "podpatterns-bench"
 OPERATOR_ACCOUNT = "podpatterns-operator"
@@ -109,8 +110,17 @@ class BenchCluster:
         options = self.running_options()
         return bool(options and options.audit) and self.audit_log.exists()
 
-    def up(self, options: Options) -> None:
-        self.dev.up(options)
+    def up(self, options: Options, attempts: int = 3) -> None:
+        """`dev-cluster up`, tried again when a port is still held: right after `down` a
+        stopped API server can still be closing its listening socket."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self.dev.up(options)
+                break
+            except PortTaken:
+                if attempt == attempts:
+                    raise
+                time.sleep(2.0 * attempt)
         self._admin = None  # a restarted cluster may have new certificates
 
     def down(self) -> None:
@@ -164,15 +174,26 @@ class BenchCluster:
                         raise
             kube.request("PATCH", path, crd, content_type=APPLY_PATCH,
                          query={"fieldManager": FIELD_MANAGER, "force": "true"})
-            deadline = time.monotonic() + 60
-            while True:
-                conditions = kube.get(path).get("status", {}).get("conditions") or ()
-                if any(c["type"] == "Established" and c["status"] == "True"
-                       for c in conditions):
-                    break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"CRD {name} not Established after 60s")
-                time.sleep(0.2)
+        for crd in render_crds().values():
+            self._await_served(crd)
+
+    def _await_served(self, crd: dict[str, Any], timeout: float = 60.0) -> None:
+        """Until the API server lists the CRD's objects. Established comes first; until its
+        storage is ready the API server answers 429, and an operator started then waits
+        out its client's retry backoff in the first measured scenario."""
+        spec = crd["spec"]
+        version = next(v["name"] for v in spec["versions"] if v.get("served", True))
+        scope = "" if spec["scope"] == "Cluster" else "namespaces/default/"
+        path = f"/apis/{spec['group']}/{version}/{scope}{spec['names']['plural']}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.admin().get(path, limit="1")
+                return
+            except KubeError as error:
+                if error.status not in (404, 429, 503) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
 
     # -- the operator's identity ----------------------------------------------------------
     def operator_kubeconfig(self, path: Path, lifetime_seconds: int = 6 * 3600) -> Path:

@@ -29,7 +29,8 @@ class Scenario:
     @property
     def label(self) -> str:
         short = {"podpattern": "pp", "replicaset": "rs", "deployment": "deploy"}[self.system]
-        return f"{short}-{self.objects}x{self.replicas}-r{self.repeat}"
+        run = f"r{self.repeat}" if self.repeat else "warmup"
+        return f"{short}-{self.objects}x{self.replicas}-{run}"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Plan:
     idle_counts: tuple[int, ...] = (0, 100, 1000)
     idle_seconds: float = 30.0
     idle_settle_seconds: float = 10.0
+    warmup: int = 5
+    """Objects of the untimed scenario each system runs first in every mode; 0: none."""
     apply_workers: int = 8
     restart: bool = True
     """Bring the dev cluster up with the benchmark's options for each mode."""

@@ -351,7 +351,8 @@ def plot(results: Mapping[str, Any], path: Path) -> Path:
         axis.set_xlabel("N objects (1 Pod each)")
         axis.set_title(f"mode {mode['key']}: {mode['title']}", fontsize=9)
         axis.grid(True, which="both", alpha=0.3)
-        axis.legend()
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend()
     axes[0][0].set_ylabel("time until all Pods Ready, s")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
