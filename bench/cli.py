@@ -106,9 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip", type=lambda t: frozenset(p.strip() for p in t.split(",")),
                         help="leave out parts: scenarios, steady, replace, rollout, idle")
     parser.add_argument("--profile", action="store_true",
-                        help="run the operator under py-spy and keep a flame graph per "
-                        "operator process in the work folder (sampling costs a little: "
-                        "not for the numbers in docs)")
+                        help="run the operator under py-spy: collapsed stacks per operator "
+                        "process in the work folder, with a summary of the busiest functions "
+                        "(sampling costs a little: not for the numbers in docs)")
     parser.add_argument("--no-restart", action="store_true",
                         help="use the running dev cluster as it is (implied by --quick); "
                         "only the mode matching its kube-controller-manager rate runs")

@@ -90,15 +90,15 @@ class Operator:
 
     @property
     def profile_path(self) -> Path:
-        return self.log_dir / f"operator-{self.starts}.profile.svg"
+        return self.log_dir / f"operator-{self.starts}.profile.txt"
 
     def _command(self) -> list[str]:
         if not self.profile:
             return self.argv
-        # Sampling from outside the process: the operator's code is not changed, and the
-        # flame graph shows where its time goes (only samples where it is busy).
+        # Sampling from outside the process: the operator's code is not changed. Collapsed
+        # stacks (busy samples only) are text to summarize here and open as a flame graph.
         py_spy = Path(sys.executable).with_name("py-spy")
-        return [str(py_spy), "record", "--rate", "100", "--nonblocking",
+        return [str(py_spy), "record", "--rate", "100", "--nonblocking", "--format", "raw",
                 "--output", str(self.profile_path), "--", *self.argv]
 
     @property

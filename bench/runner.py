@@ -141,8 +141,11 @@ class Runner:
                 result["operator"]["tracebacks"] = self.operator.tracebacks()
                 self.operator.stop()
                 if self.plan.profile:
+                    from bench.profile import summarize_file
+
                     result["operator"]["profiles"] = [
-                        str(p) for p in sorted(self.operator.log_dir.glob("*.profile.svg"))]
+                        str(summarize_file(path))
+                        for path in sorted(self.operator.log_dir.glob("*.profile.txt"))]
         return result
 
     def _guarded(self, step: Callable[[], dict[str, Any]],
