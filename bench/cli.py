@@ -322,8 +322,10 @@ def _cleanup(cluster: Any) -> None:
     try:
         for namespace in cluster.bench_namespaces():
             cluster.delete_namespace(namespace)
+        cluster.remove_operator_identity()
     except Exception as error:  # the cluster may be gone; nothing else to do
-        print(f"could not delete the bench namespaces: {error}", file=sys.stderr)
+        print(f"could not delete the bench namespaces and the operator's account: {error}",
+              file=sys.stderr)
 
 
 def _restore(cluster: Any, before: Any, progress: Progress) -> None:

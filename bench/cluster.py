@@ -230,6 +230,19 @@ class BenchCluster:
         path.write_text(yaml.safe_dump(config))
         return path
 
+    def remove_operator_identity(self) -> None:
+        """Delete the binding and the account's namespace (with the account and its
+        tokens): a cluster-admin binding should not outlive the run on a shared cluster."""
+        for collection, body in reversed(_identity_objects()):
+            path = f"{collection}/{body['metadata']['name']}"
+            if body["kind"] == "ServiceAccount":
+                continue  # goes with its namespace
+            try:
+                self.admin().delete(path)
+            except KubeError as error:
+                if not error.not_found:
+                    raise
+
     # -- namespaces ----------------------------------------------------------------------
     def create_namespace(self, name: str) -> None:
         self.admin().create("/api/v1/namespaces", {
