@@ -455,12 +455,21 @@ def _build(root: Path, layout: Layout) -> OperatorImage:
         "--file",
         str(root / "Dockerfile"),
     )
-    run_step(
-        f"buildah bud {ref}",
-        [*bud, str(root)],
-        log=logs / "operator-image-bud.log",
-        env=buildah.env,
-    )
+    for attempt in (1, 2):
+        try:
+            run_step(
+                f"buildah bud {ref}",
+                [*bud, str(root)],
+                log=logs / "operator-image-bud.log",
+                env=buildah.env,
+            )
+            break
+        except StepFailed as failure:
+            # Debian's runc 1.1.5 sometimes fails to seal its memfd copy of itself under
+            # load (EBUSY) when a RUN step starts; a second attempt goes through.
+            if attempt == 2 or not is_transient_runc_failure(str(failure)):
+                raise
+            say("  … runc could not seal its memfd copy (EBUSY); building once more")
     folder = layout.root / "images" / "operator" / key
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / "operator.partial.tar"
@@ -513,6 +522,10 @@ def _prune(folder: Path, keep: Path, retain: int = 3) -> list[str]:
 def _fmt(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"
+
+
+def is_transient_runc_failure(output: str) -> bool:
+    return "sealing memfd copy: Device or resource busy" in output
 
 
 # --- into the dev cluster ------------------------------------------------------------------
