@@ -50,7 +50,7 @@ QUICK = Plan(
     idle_counts=(0, 5),
     idle_seconds=5,
     idle_settle_seconds=2,
-    warmup=0,
+    warmup=2,
     restart=False,
     label="quick",
 )
@@ -290,15 +290,14 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     clock = time.monotonic()
     try:
-        modes, notes = run_modes(plan, cluster, progress, folder)
-        results["modes"] = modes
-        results["notes"] = notes
+        run_modes(plan, cluster, progress, folder, results["modes"], results["notes"])
     except KeyboardInterrupt:
         progress.say("Interrupted; the bench namespaces (ppbench-*) are being deleted in "
                      "the background.")
         code = 130
     except Exception as error:
         progress.say(f"python -m bench: stopped: {type(error).__name__}: {error}")
+        results["notes"].append(f"the run stopped early: {type(error).__name__}: {error}")
         code = 1
     finally:
         _cleanup(cluster)
@@ -306,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
             _restore(cluster, before, progress)
         progress.close()
     results["meta"]["duration"] = fmt_duration(time.monotonic() - clock)
-    if results["modes"]:
+    if any(mode.get("scenarios") or mode.get("idle") for mode in results["modes"]):
+        # A run that stopped early still leaves what it measured, but never in the docs.
         for path in write_outputs(results, folder, docs=write_docs and code == 0,
                                   progress=None):
             print(f"wrote {path}")

@@ -88,16 +88,18 @@ class Runner:
         return self.cluster.admin()
 
     # -- one fairness mode ---------------------------------------------------------------
-    def run_mode(self, mode: Mode, *, idle: bool) -> dict[str, Any]:
+    def run_mode(self, mode: Mode, result: dict[str, Any], *, idle: bool) -> None:
+        """Measure one mode into `result`, filled as it goes: if the run stops half-way,
+        what was measured is still written out."""
         plan = self.plan
-        result: dict[str, Any] = {
+        result.update({
             "key": mode.key,
             "title": mode.title,
             "description": mode.describe(),
             "kube_controller_manager": {"qps": mode.kcm_qps, "burst": mode.kcm_burst},
             "operator": {"qps": mode.operator_qps, "burst": mode.operator_burst},
             "scenarios": [],
-        }
+        })
         self.progress.total_steps = plan.steps() + (1 if idle and "idle" not in plan.skip
                                                      else 0)
         self.progress.step = 0
@@ -146,7 +148,6 @@ class Runner:
                     result["operator"]["profiles"] = [
                         str(summarize_file(path))
                         for path in sorted(self.operator.log_dir.glob("*.profile.txt"))]
-        return result
 
     def _guarded(self, step: Callable[[], dict[str, Any]],
                  identity: dict[str, Any]) -> dict[str, Any]:
@@ -610,15 +611,19 @@ class Runner:
         return result
 
 
-def run_modes(plan: Plan, cluster: BenchCluster, progress: Progress,
-              work_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def run_modes(plan: Plan, cluster: BenchCluster, progress: Progress, work_dir: Path,
+              results: list[dict[str, Any]], notes: list[str]) -> None:
+    """Every mode of the plan, appended to `results` as it runs (and `notes` with them)."""
     runner = Runner(plan, cluster, progress, work_dir)
-    results = []
+    runner.notes = notes
     for index, key in enumerate(plan.modes):
         mode = MODES[key]
         started = time.monotonic()
         progress.say(f"Mode {key}: {mode.title} ({mode.describe()})")
-        results.append(runner.run_mode(mode, idle=index == len(plan.modes) - 1))
-        results[-1]["seconds"] = time.monotonic() - started
-        progress.say(f"Mode {key} done in {fmt_duration(results[-1]['seconds'])}")
-    return results, runner.notes
+        result: dict[str, Any] = {}
+        results.append(result)
+        try:
+            runner.run_mode(mode, result, idle=index == len(plan.modes) - 1)
+        finally:
+            result["seconds"] = time.monotonic() - started
+        progress.say(f"Mode {key} done in {fmt_duration(result['seconds'])}")
