@@ -86,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true",
-                      help="a smoke run: 5 objects, 1 repeat, mode A, on the running "
-                      "cluster without restarting it; results outside docs/")
+                      help="a smoke run: 5 objects, 1 repeat, on the running cluster "
+                      "without restarting it (the mode its kube-controller-manager rate "
+                      "allows); results outside docs/")
     size.add_argument("--full", action="store_true",
                       help="also N = 1000 (about 1.5 hours on 2 cores)")
     parser.add_argument("--modes", type=_modes, help="A, B or A,B (default A,B)")
@@ -206,7 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     write_docs = args.write_docs if args.write_docs is not None else not args.quick
 
     if args.report_only:
-        earlier: dict[str, Any] = json.loads(args.report_only.read_text())
+        try:
+            earlier: dict[str, Any] = json.loads(args.report_only.read_text())
+        except (OSError, ValueError) as error:
+            print(f"python -m bench: cannot read {args.report_only}: {error}", file=sys.stderr)
+            return 2
         folder = args.output or args.report_only.parent
         for path in write_outputs(earlier, folder, docs=write_docs):
             print(f"wrote {path}")
