@@ -33,7 +33,11 @@ crds: $(VENV)/.installed
 	$(PODPATTERNS) crd --output-dir crds
 
 ## bench: podpatterns against kube-controller-manager on the dev cluster
-bench: $(VENV)/.installed
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
 	$(PY) -m bench $(BENCH_ARGS)
 
 lint: $(VENV)/.installed

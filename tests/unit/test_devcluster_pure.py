@@ -64,7 +64,7 @@ def test_a_taken_port_is_named_with_its_program() -> None:
         owner = port_owner(port)
         assert owner is not None and owner[0] == os.getpid()
         with pytest.raises(PortTaken) as error:
-            check_ports([Spec("kube-apiserver", ("x",), ports=(port,))])
+            check_ports([Spec("kube-apiserver", ("x",), ports=(port,))], grace=0.3)
     message = str(error.value)
     assert f"port {port}" in message and "kube-apiserver" in message
     assert f"{owner[1]} (pid {os.getpid()})" in message

@@ -206,15 +206,24 @@ def port_owner(port: int) -> tuple[int, str] | None:
     return (0, "an unknown process (not visible from here)")
 
 
-def check_ports(specs: Iterable[Spec]) -> None:
-    """Fail before starting anything when another program holds one of our ports."""
-    taken = []
-    for spec in specs:
-        for port in spec.ports:
+def check_ports(specs: Iterable[Spec], grace: float = 5.0) -> None:
+    """Fail before starting anything when another program holds one of our ports.
+
+    A socket whose process was just stopped can linger listening for a moment with no
+    owner left to see; only what is still taken after `grace` seconds counts.
+    """
+    wanted = [(spec.name, port) for spec in specs for port in spec.ports]
+    deadline = time.monotonic() + grace
+    while True:
+        taken = []
+        for name, port in wanted:
             owner = port_owner(port)
             if owner is not None:
                 pid, program = owner
-                taken.append(f"port {port} (for {spec.name}) is taken by {program} (pid {pid})")
+                taken.append(f"port {port} (for {name}) is taken by {program} (pid {pid})")
+        if not taken or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
     if taken:
         raise PortTaken(
             "The dev cluster cannot start: "
