@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from podpatterns.controller.events import Event
+from podpatterns.controller.indexes import LabelledObjects
 from podpatterns.controller.kube import APPLY_PATCH, FIELD_MANAGER, ApiError
 from podpatterns.controller.pods import PATTERN_LABEL, controller_uid
 from podpatterns.controller.status import Problem
@@ -136,19 +137,6 @@ class GeneratedClient:
         )
 
 
-class GeneratedIndex:
-    """ConfigMaps and Services labelled with a pattern, from Kopf's indexes."""
-
-    def __init__(self, indexes: Iterable[Mapping[Any, Iterable[Any]]]) -> None:
-        self._indexes = list(indexes)
-
-    def objects(self, key: Key) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for index in self._indexes:
-            found.extend(dict(body) for body in index.get(key, ()))
-        return found
-
-
 # --- the controller ----------------------------------------------------------------------
 
 
@@ -164,7 +152,7 @@ class _State:
 
 
 class GeneratedObjects:
-    def __init__(self, *, client: Any, cache: GeneratedIndex, monotonic: Any = time.monotonic):
+    def __init__(self, *, client: Any, cache: LabelledObjects, monotonic: Any = time.monotonic):
         self.client = client
         self.cache = cache
         self.monotonic = monotonic

@@ -31,10 +31,10 @@ from podpatterns.controller.events import EventRecorder
 from podpatterns.controller.generated import WATCHED as GENERATED_WATCHED
 from podpatterns.controller.generated import (
     GeneratedClient,
-    GeneratedIndex,
     GeneratedObjects,
 )
 from podpatterns.controller.generated import pattern_objects as generated_objects
+from podpatterns.controller.indexes import LabelledObjects
 from podpatterns.controller.kube import GROUP, PLURAL, VERSION, KubeApi
 from podpatterns.controller.metrics import Metrics, pattern_gauges
 from podpatterns.controller.peering import ensure_peering
@@ -51,7 +51,6 @@ from podpatterns.controller.reconciler import Key, Reconciler, executor_runner
 from podpatterns.controller.workloads import (
     WorkloadClient,
     WorkloadController,
-    WorkloadIndex,
     configure_watches,
     index_ids,
     register,
@@ -269,7 +268,7 @@ async def startup(
     profiles = ProfileCache(kwargs["sidecar_profiles"], kwargs["profile_users"])
     generated = GeneratedObjects(
         client=GeneratedClient(api),
-        cache=GeneratedIndex([kwargs["pattern_configmaps"], kwargs["pattern_services"]]),
+        cache=LabelledObjects([kwargs["pattern_configmaps"], kwargs["pattern_services"]]),
     )
     reconciler = Reconciler(
         api=api,
@@ -282,7 +281,7 @@ async def startup(
         create_parallelism=options.workers,
         workloads=WorkloadController(
             client=WorkloadClient(api),
-            cache=WorkloadIndex(kwargs[index_id] for index_id in index_ids()),
+            cache=LabelledObjects(kwargs[index_id] for index_id in index_ids()),
         ),
     )
     used_by = UsedBy(api=api, cache=profiles, run=run, cluster_wide=not options.namespaces)

@@ -28,10 +28,11 @@ import datetime
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from podpatterns.controller.events import Event
+from podpatterns.controller.indexes import LabelledObjects
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.kube import APPLY_PATCH, FIELD_MANAGER, ApiError, KubeApi
 from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod, controller_uid
@@ -137,19 +138,6 @@ def index_value(body: Mapping[str, Any]) -> dict[str, Any]:
         "spec": body.get("spec"),
         "status": body.get("status"),
     }
-
-
-class WorkloadIndex:
-    """The workload objects and Services labelled with a pattern, from Kopf's indexes."""
-
-    def __init__(self, indexes: Iterable[Mapping[Any, Iterable[Any]]]) -> None:
-        self._indexes = list(indexes)
-
-    def objects(self, key: Key) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for index in self._indexes:
-            found.extend(dict(body) for body in index.get(key, ()))
-        return found
 
 
 # --- pure decisions ----------------------------------------------------------------------
@@ -338,7 +326,7 @@ class WorkloadController:
     """The workload-kind half of a reconcile; the Reconciler calls it with what it read."""
 
     def __init__(
-        self, *, client: Any, cache: WorkloadIndex, monotonic: Any = time.monotonic
+        self, *, client: Any, cache: LabelledObjects, monotonic: Any = time.monotonic
     ) -> None:
         self.client = client
         self.cache = cache
