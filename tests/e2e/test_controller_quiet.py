@@ -12,6 +12,7 @@ Two measurements:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,40 @@ def writes(requests: list[Request]) -> list[str]:
     return [str(request) for request in requests if request.is_write]
 
 
+def assert_quiet_then_after_restart(
+    proxy: CountingProxy,
+    operator: Operator,
+    kubeconfig: Path,
+    *,
+    snapshot: Callable[[], dict[str, Any]],
+    before: dict[str, Any],
+    quiet_from: float,
+    listed: str,
+    what: str,
+) -> None:
+    """No write and no poll for QUIET_SECONDS; then, after a kill and restart that lists
+    `listed` again, no write for half as long; the objects as `before` throughout."""
+    deadline = quiet_from + QUIET_SECONDS
+    while time.monotonic() < deadline:
+        assert writes(proxy.since(quiet_from)) == [], "writes at steady state"
+        time.sleep(1.0)
+    assert snapshot() == before
+    # Watches only: nothing was polled during the quiet window either.
+    polled = polls(proxy.since(quiet_from))
+    assert polled == [], f"requests other than watches at steady state: {polled}"
+
+    restarted = time.monotonic()
+    operator.kill()
+    operator.start("--kubeconfig", str(kubeconfig))
+    wait_until(lambda: any(listed in r.path for r in proxy.since(restarted)), timeout=30, what=what)
+    deadline = time.monotonic() + QUIET_SECONDS / 2
+    while time.monotonic() < deadline:
+        assert writes(proxy.since(restarted)) == [], "writes after a restart"
+        time.sleep(1.0)
+    assert snapshot() == before
+    operator.assert_healthy()
+
+
 def test_steady_state_makes_no_writes_even_across_a_restart(
     cluster: Cluster, namespace: str, operator: Operator, tmp_path: Path
 ) -> None:
@@ -86,30 +121,17 @@ def test_steady_state_makes_no_writes_even_across_a_restart(
         quiet_from = settled(proxy)
         before = fingerprint(cluster, namespace)
         assert len([key for key in before if key.startswith("pods/")]) == 5
-        deadline = quiet_from + QUIET_SECONDS
-        while time.monotonic() < deadline:
-            assert writes(proxy.since(quiet_from)) == [], "writes at steady state"
-            time.sleep(1.0)
-        assert fingerprint(cluster, namespace) == before
-        # Watches only: nothing was polled during the quiet window either.
-        polled = polls(proxy.since(quiet_from))
-        assert polled == [], f"requests other than watches at steady state: {polled}"
-
         # A restart lists everything again and reconciles every PodPattern: nothing to do.
-        restarted = time.monotonic()
-        operator.kill()
-        operator.start("--kubeconfig", str(tmp_path / "proxied"))
-        wait_until(
-            lambda: any("podpatterns?" in r.path for r in proxy.since(restarted)),
-            timeout=30,
+        assert_quiet_then_after_restart(
+            proxy,
+            operator,
+            tmp_path / "proxied",
+            snapshot=lambda: fingerprint(cluster, namespace),
+            before=before,
+            quiet_from=quiet_from,
+            listed="podpatterns?",
             what="the restarted operator to list PodPatterns",
         )
-        deadline = time.monotonic() + QUIET_SECONDS / 2
-        while time.monotonic() < deadline:
-            assert writes(proxy.since(restarted)) == [], "writes after a restart"
-            time.sleep(1.0)
-        assert fingerprint(cluster, namespace) == before
-        operator.assert_healthy()
     finally:
         operator.stop()
         proxy.stop()

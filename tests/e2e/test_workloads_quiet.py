@@ -7,23 +7,19 @@ would change nothing, and so leave no trace in the objects, still counts.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Operator
-from tests.e2e.helpers import polls
 from tests.e2e.proxy import CountingProxy
-from tests.e2e.test_controller_quiet import settled, writes
+from tests.e2e.test_controller_quiet import assert_quiet_then_after_restart, settled, writes
 from tests.e2e.workloads import wait_phase, workload_pattern
 from tests.support.kube import Cluster
-from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
 
-QUIET_SECONDS = 20.0
 PATTERNS: dict[str, tuple[dict[str, Any], str]] = {
     "deploy": ({"kind": "Deployment", "replicas": 2}, "Ready"),
     "db": ({"kind": "StatefulSet", "replicas": 2}, "Ready"),
@@ -73,31 +69,18 @@ def test_every_kind_at_steady_state_makes_no_writes_even_across_a_restart(
         assert len(applies) >= len(PATTERNS), applies
 
         quiet_from = settled(proxy)
-        before = fingerprint(cluster, namespace)
-        deadline = quiet_from + QUIET_SECONDS
-        while time.monotonic() < deadline:
-            assert writes(proxy.since(quiet_from)) == [], "writes at steady state"
-            time.sleep(1.0)
-        assert fingerprint(cluster, namespace) == before
-        polled = polls(proxy.since(quiet_from))
-        assert polled == [], f"requests other than watches at steady state: {polled}"
-
         # A restarted operator lists everything, reconciles every PodPattern, and finds
         # every object as it would apply it: nothing to write.
-        restarted = time.monotonic()
-        operator.kill()
-        operator.start("--kubeconfig", str(tmp_path / "proxied"))
-        wait_until(
-            lambda: any("cronjobs?" in r.path for r in proxy.since(restarted)),
-            timeout=30,
+        assert_quiet_then_after_restart(
+            proxy,
+            operator,
+            tmp_path / "proxied",
+            snapshot=lambda: fingerprint(cluster, namespace),
+            before=fingerprint(cluster, namespace),
+            quiet_from=quiet_from,
+            listed="cronjobs?",
             what="the restarted operator to list the workload objects",
         )
-        deadline = time.monotonic() + QUIET_SECONDS / 2
-        while time.monotonic() < deadline:
-            assert writes(proxy.since(restarted)) == [], "writes after a restart"
-            time.sleep(1.0)
-        assert fingerprint(cluster, namespace) == before
-        operator.assert_healthy()
     finally:
         operator.stop()
         proxy.stop()
