@@ -28,7 +28,7 @@ COPY pyproject.toml ./
 RUN --mount=type=secret,id=ca-bundle,required=false \
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
  && python3 -m venv /opt/podpatterns \
- && python3 -c 'import os, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + ["setuptools>=68"] + [d for e in os.environ["EXTRAS"].split() for d in p["optional-dependencies"][e]]))' > /tmp/requirements.txt \
+ && python3 -c 'import os, tomllib; t = tomllib.load(open("pyproject.toml", "rb")); p = t["project"]; print("\n".join(p["dependencies"] + t["build-system"]["requires"] + [d for e in os.environ["EXTRAS"].split() for d in p["optional-dependencies"][e]]))' > /tmp/requirements.txt \
  && /opt/podpatterns/bin/pip install --prefer-binary --only-binary=:all: -r /tmp/requirements.txt
 COPY README.md ./
 COPY operator ./operator
