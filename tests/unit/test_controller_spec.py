@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import kopf
+
 from podpatterns import render
 from podpatterns.controller import pods as observed
-from podpatterns.controller.handlers import build_registry
+from podpatterns.controller.handlers import STORAGE_PREFIX, NoDiffBase, build_registry
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.spec import interpret
 from podpatterns.controller.workloads import WATCHED, index_ids
@@ -87,6 +89,14 @@ def test_the_registry_watches_without_change_handlers() -> None:
         "sidecar_profiles",
         "profile_users",
     }
+
+
+def test_no_diff_base_is_built_and_none_is_read_back() -> None:
+    # Safe only while no handler detects changes (the test above); then Kopf never reads it.
+    storage = NoDiffBase(prefix=STORAGE_PREFIX, key="last-handled-configuration")
+    body = kopf.Body(copy.deepcopy(BODY))
+    assert storage.build(body=body) == {}
+    assert storage.fetch(body=body) is None
 
 
 def test_a_workload_kind_carries_its_object_and_kind_pod_none() -> None:

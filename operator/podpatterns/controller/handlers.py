@@ -58,6 +58,24 @@ from podpatterns.controller.workloads import (
 from podpatterns.controller.workqueue import WorkQueue
 
 STORAGE_PREFIX = "podpatterns.dev"
+
+
+class NoDiffBase(kopf.AnnotationsDiffBaseStorage):
+    """A diff base that is never built.
+
+    Kopf builds one for every watch event (a deep copy of the object) whatever the handlers,
+    but only change-detecting handlers (`on.create`/`on.update`/...) read it, and the
+    operator registers none (a unit test holds it to that). In the benchmark's profiles the
+    copy was about 7% of a busy operator's CPU time, spent on Pod events it only indexes.
+    """
+
+    def build(
+        self,
+        *,
+        body: kopf.Body,
+        extra_fields: Iterable[Any] | None = None,
+    ) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
 READY_LINE = "podpatterns operator started"
 
 
@@ -204,7 +222,7 @@ async def startup(
     # Kopf's bookkeeping, should any handler kind that needs it ever be added, goes into
     # annotations under our own prefix, never into status (which is ours and schema-pruned).
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=STORAGE_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = NoDiffBase(
         prefix=STORAGE_PREFIX, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{STORAGE_PREFIX}/kopf-finalizer"
