@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from podpatterns.controller.events import EventRecorder
+from podpatterns.controller.events import Event, EventRecorder
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.kube import ApiError
 from podpatterns.controller.pods import ObservedPod
@@ -511,3 +511,28 @@ def test_a_terminating_namespace_is_not_reported_as_a_problem(world: World) -> N
     assert reconcile(world.reconciler()) is None
     assert world.server.events == []
     assert "status" not in world.server.pattern
+
+
+def test_events_are_posted_one_at_a_time_in_order(world: World) -> None:
+    in_flight, most = [0], [0]
+
+    async def slow_run(fn: Callable[..., T], /, *args: Any) -> T:
+        # Every API call takes a while, so concurrent posting would overlap here.
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        await asyncio.sleep(0.001)
+        in_flight[0] -= 1
+        return fn(*args)
+
+    reconciler = world.reconciler()
+    reconciler.run = slow_run  # type: ignore[assignment]
+
+    async def go() -> None:
+        most[0] = 0
+        for index in range(5):
+            reconciler._post(world.server.pattern, Event("Normal", f"Reason{index}", "m", "Test"))
+        await reconciler.drain_events()
+
+    asyncio.run(go())
+    assert world.server.reasons() == [f"Reason{index}" for index in range(5)]
+    assert most[0] == 1

@@ -16,6 +16,7 @@ an unchanged status is never written twice.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import datetime
 import functools
@@ -61,6 +62,9 @@ RESERVATION_TTL = 300.0
 VERDICT_TTL = 300.0
 """How long the API server's verdict on a rendered template is trusted."""
 MAX_BACKOFF = 60.0
+# Events wait here to be posted one at a time, as client-go's broadcaster does; beyond this
+# many (its queue length too) a new one is dropped rather than held in memory.
+MAX_QUEUED_EVENTS = 1000
 
 
 class Api(Protocol):
@@ -196,7 +200,8 @@ class Reconciler:
         self.clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
         self.monotonic = monotonic
         self._states: dict[Key, _State] = {}
-        self._posting: set[asyncio.Future[None]] = set()
+        self._events: collections.deque[Mapping[str, Any]] = collections.deque()
+        self._sender: asyncio.Task[None] | None = None
 
     # --- hooks for the watch handlers ------------------------------------------------------
 
@@ -216,8 +221,9 @@ class Reconciler:
             self.generated.forget(key)
 
     async def drain_events(self) -> None:
-        if self._posting:
-            await asyncio.gather(*list(self._posting), return_exceptions=True)
+        """Wait until every Event posted so far has been sent (or failed)."""
+        while self._sender is not None and not self._sender.done():
+            await asyncio.gather(self._sender, return_exceptions=True)
 
     # --- the reconcile ---------------------------------------------------------------------
 
@@ -699,10 +705,20 @@ class Reconciler:
         meta = body.get("metadata") or {}
         log = logger.warning if event.type == "Warning" else logger.info
         log("%s/%s: %s: %s", meta.get("namespace"), meta.get("name"), event.reason, event.message)
-        payload = self.recorder.build(body, event)
-        future = asyncio.ensure_future(self.run(self._send_event, payload))
-        self._posting.add(future)
-        future.add_done_callback(self._posting.discard)
+        if len(self._events) >= MAX_QUEUED_EVENTS:
+            logger.debug("Event queue full; not posting %s", event.reason)
+            return
+        self._events.append(self.recorder.build(body, event))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(
+                self._send_events(), name="post events"
+            )
+
+    async def _send_events(self) -> None:
+        # One at a time: Events are for people, and a burst of them must not compete with
+        # the Pod creates and status patches of the same moment for the API server.
+        while self._events:
+            await self.run(self._send_event, self._events.popleft())
 
     def _send_event(self, payload: Mapping[str, Any]) -> None:
         try:
