@@ -47,27 +47,42 @@ class EventRecorder:
         self.window = window
         self.clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
         self.monotonic = monotonic
-        self._recent: dict[tuple[str, str, str, str], float] = {}
+        # Per involved object (its uid), when each (type, reason, message) was last posted;
+        # keyed by uid first so that forgetting an object does not scan every other's.
+        self._recent: dict[str, dict[tuple[str, str, str], float]] = {}
+        self._count = 0
         self._lock = threading.Lock()
 
     def should_post(self, involved: Mapping[str, Any], event: Event) -> bool:
         """False for an Event identical to one posted for the same object lately."""
         meta = involved.get("metadata") or {}
-        key = (str(meta.get("uid")), event.type, event.reason, event.message)
+        uid = str(meta.get("uid"))
+        key = (event.type, event.reason, event.message)
         now = self.monotonic()
         with self._lock:
-            last = self._recent.get(key)
+            posted = self._recent.setdefault(uid, {})
+            last = posted.get(key)
             if last is not None and now - last < self.window:
                 return False
-            self._recent[key] = now
-            if len(self._recent) > 10_000:
-                horizon = now - self.window
-                self._recent = {k: v for k, v in self._recent.items() if v >= horizon}
+            if last is None:
+                self._count += 1
+            posted[key] = now
+            if self._count > 10_000:
+                self._expire(now - self.window)
         return True
+
+    def _expire(self, horizon: float) -> None:
+        recent: dict[str, dict[tuple[str, str, str], float]] = {}
+        for uid, posted in self._recent.items():
+            kept = {k: v for k, v in posted.items() if v >= horizon}
+            if kept:
+                recent[uid] = kept
+        self._recent = recent
+        self._count = sum(len(posted) for posted in recent.values())
 
     def forget(self, uid: str) -> None:
         with self._lock:
-            self._recent = {k: v for k, v in self._recent.items() if k[0] != uid}
+            self._count -= len(self._recent.pop(uid, {}))
 
     def build(self, involved: Mapping[str, Any], event: Event) -> dict[str, Any]:
         meta = involved.get("metadata") or {}
