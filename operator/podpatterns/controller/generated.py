@@ -274,7 +274,7 @@ def index_value(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def pattern_objects(
+async def pattern_objects(
     *, body: Any, namespace: str | None, labels: Mapping[str, str], **_: Any
 ) -> dict[Any, Any]:
     return {(namespace or "", labels[PATTERN_LABEL]): index_value(body)}

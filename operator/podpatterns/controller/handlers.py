@@ -131,15 +131,19 @@ class IndexCache:
 
 
 # --- indexes -------------------------------------------------------------------------------
+# Every index function (here and in workloads.py, generated.py, profiles.py) is a coroutine
+# although it never awaits: it is pure and cheap, and Kopf runs a plain function in its
+# thread pool: a thread hop for every watch event, about 4% of a busy operator's samples in
+# the benchmark's profile.
 
 
-def pattern_pods(
+async def pattern_pods(
     *, body: kopf.Body, namespace: str | None, labels: Mapping[str, str], **_: Any
 ) -> dict[Key, ObservedPod]:
     return {(namespace or "", labels[PATTERN_LABEL]): ObservedPod.from_raw(body)}
 
 
-def pattern_bodies(
+async def pattern_bodies(
     *, body: kopf.Body, namespace: str | None, name: str, **_: Any
 ) -> dict[Key, Any]:
     metadata = dict(body.get("metadata") or {})

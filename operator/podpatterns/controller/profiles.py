@@ -45,7 +45,7 @@ def referenced(body: Mapping[str, Any]) -> list[str]:
 # --- indexes -----------------------------------------------------------------------------
 
 
-def profile_bodies(*, body: Any, name: str, **_: Any) -> dict[str, Any]:
+async def profile_bodies(*, body: Any, name: str, **_: Any) -> dict[str, Any]:
     metadata = dict(body.get("metadata") or {})
     metadata.pop("managedFields", None)
     return {
@@ -59,7 +59,7 @@ def profile_bodies(*, body: Any, name: str, **_: Any) -> dict[str, Any]:
     }
 
 
-def profile_users(*, body: Any, namespace: str | None, name: str, **_: Any) -> dict[str, Key]:
+async def profile_users(*, body: Any, namespace: str | None, name: str, **_: Any) -> dict[str, Key]:
     return {profile: (namespace or "", name) for profile in referenced(body)}
 
 

@@ -924,7 +924,7 @@ def index_ids() -> list[str]:
     return [f"pattern_{plural}" for _, _, plural in WATCHED]
 
 
-def pattern_objects(
+async def pattern_objects(
     *, body: Mapping[str, Any], namespace: str | None, labels: Mapping[str, str], **_: Any
 ) -> dict[Key, dict[str, Any]]:
     return {(namespace or "", labels[PATTERN_LABEL]): index_value(body)}
