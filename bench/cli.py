@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "without restarting it (the mode its kube-controller-manager rate "
                       "allows); results outside docs/")
     size.add_argument("--full", action="store_true",
-                      help="also N = 1000 (about 1.5 hours on 2 cores)")
+                      help="also N = 1000 (about 70 minutes on 2 cores)")
     parser.add_argument("--modes", type=_modes, help="A, B or A,B (default A,B)")
     parser.add_argument("--sizes", type=_ints, help="N objects per scenario, e.g. 10,100")
     parser.add_argument("--replicas", type=int, dest="replica_scenario",
