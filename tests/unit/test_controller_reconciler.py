@@ -536,3 +536,31 @@ def test_events_are_posted_one_at_a_time_in_order(world: World) -> None:
     asyncio.run(go())
     assert world.server.reasons() == [f"Reason{index}" for index in range(5)]
     assert most[0] == 1
+
+
+def test_events_stop_for_a_namespace_being_deleted(world: World) -> None:
+    attempts: list[str] = []
+
+    def refuse(namespace: str, event: Mapping[str, Any]) -> Any:
+        attempts.append(str(event["reason"]))
+        raise ApiError(
+            403,
+            "Forbidden",
+            {
+                "reason": "Forbidden",
+                "message": f"unable to create new content in namespace {namespace} "
+                "because it is being terminated",
+                "details": {"causes": [{"reason": "NamespaceTerminating"}]},
+            },
+        )
+
+    world.server.create_event = refuse  # type: ignore[method-assign]
+    reconciler = world.reconciler()
+
+    async def go() -> None:
+        for index in range(5):
+            reconciler._post(world.server.pattern, Event("Normal", f"Reason{index}", "m", "Test"))
+        await reconciler.drain_events()
+
+    asyncio.run(go())
+    assert attempts == ["Reason0"]

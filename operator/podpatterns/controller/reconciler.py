@@ -717,19 +717,36 @@ class Reconciler:
     async def _send_events(self) -> None:
         # One at a time: Events are for people, and a burst of them must not compete with
         # the Pod creates and status patches of the same moment for the API server.
+        terminating: set[str] = set()
         while self._events:
-            await self.run(self._send_event, self._events.popleft())
+            payload = self._events.popleft()
+            namespace = str(payload["metadata"]["namespace"])
+            if namespace in terminating:
+                continue  # every further Event there would be refused the same way
+            if not await self.run(self._send_event, payload):
+                terminating.add(namespace)
 
-    def _send_event(self, payload: Mapping[str, Any]) -> None:
+    def _send_event(self, payload: Mapping[str, Any]) -> bool:
+        """Post one Event; False when its namespace is being deleted."""
         try:
             self.api.create_event(str(payload["metadata"]["namespace"]), payload)
+        except ApiError as failure:
+            if failure.namespace_terminating:
+                logger.debug("Not posting Events in terminating namespace: %s", failure)
+                return False
+            self._not_posted(payload, failure)
         except Exception as failure:
-            logger.warning(
-                "Could not post Event %s for %s: %s",
-                payload.get("reason"),
-                payload["involvedObject"].get("name"),
-                failure,
-            )
+            self._not_posted(payload, failure)
+        return True
+
+    @staticmethod
+    def _not_posted(payload: Mapping[str, Any], failure: Exception) -> None:
+        logger.warning(
+            "Could not post Event %s for %s: %s",
+            payload.get("reason"),
+            payload["involvedObject"].get("name"),
+            failure,
+        )
 
 
 def _condition(status: Mapping[str, Any] | None, kind: str) -> Mapping[str, Any] | None:
