@@ -76,6 +76,8 @@ class NoDiffBase(kopf.AnnotationsDiffBaseStorage):
         extra_fields: Iterable[Any] | None = None,
     ) -> kopf.BodyEssence:
         return kopf.BodyEssence()
+
+
 READY_LINE = "podpatterns operator started"
 
 
