@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from podpatterns.controller.events import Event
 from podpatterns.controller.indexes import LabelledObjects
-from podpatterns.controller.kube import APPLY_PATCH, FIELD_MANAGER, ApiError
+from podpatterns.controller.kube import ApiError, OwnedObjectClient
 from podpatterns.controller.pods import PATTERN_LABEL, controller_uid
 from podpatterns.controller.status import Problem
 from podpatterns.controller.workloads import annotation, apply_reason, describe
@@ -108,33 +108,11 @@ def plan_generated(
 # --- the client and the index ------------------------------------------------------------
 
 
-class GeneratedClient:
-    def __init__(self, api: Any) -> None:
-        self.api = api
+class GeneratedClient(OwnedObjectClient):
+    """ConfigMaps and Services."""
 
-    def apply(self, obj: Mapping[str, Any]) -> Any:
-        meta = _meta(obj)
-        return self.api.request(
-            "PATCH",
-            object_path(str(obj["kind"]), str(meta["namespace"]), str(meta["name"])),
-            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
-            body=dict(obj),
-            content_type=APPLY_PATCH,
-        )
-
-    def get(self, kind: str, namespace: str, name: str) -> Any:
-        return self.api.request("GET", object_path(kind, namespace, name))
-
-    def delete(self, kind: str, namespace: str, name: str, uid: str) -> Any:
-        return self.api.request(
-            "DELETE",
-            object_path(kind, namespace, name),
-            body={
-                "kind": "DeleteOptions",
-                "apiVersion": "v1",
-                "preconditions": {"uid": uid},
-            },
-        )
+    def _object_path(self, kind: str, namespace: str, name: str) -> str:
+        return object_path(kind, namespace, name)
 
 
 # --- the controller ----------------------------------------------------------------------

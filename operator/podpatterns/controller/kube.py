@@ -277,6 +277,46 @@ class KubeApi:
         return self.request("POST", where, body=body)
 
 
+class OwnedObjectClient:
+    """Server-side apply, get and delete, by kind, of the objects PodPatterns own, on the
+    operator's raw-JSON client. A subclass says where each of its kinds lives."""
+
+    def __init__(self, api: KubeApi) -> None:
+        self.api = api
+
+    def _object_path(self, kind: str, namespace: str, name: str) -> str:
+        raise NotImplementedError
+
+    def apply(self, obj: Mapping[str, Any]) -> Any:
+        """As field manager `podpatterns`, forcing conflicts: the operator's view of its
+        own objects wins over edits by hand."""
+        meta = obj["metadata"]
+        return self.api.request(
+            "PATCH",
+            self._object_path(str(obj["kind"]), str(meta["namespace"]), str(meta["name"])),
+            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            body=dict(obj),
+            content_type=APPLY_PATCH,
+        )
+
+    def get(self, kind: str, namespace: str, name: str) -> Any:
+        return self.api.request("GET", self._object_path(kind, namespace, name))
+
+    def delete(
+        self, kind: str, namespace: str, name: str, uid: str, propagation: str | None = None
+    ) -> Any:
+        # The uid precondition: an object recreated under the same name is never deleted
+        # by mistake.
+        options: dict[str, Any] = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "preconditions": {"uid": uid},
+        }
+        if propagation is not None:
+            options["propagationPolicy"] = propagation
+        return self.api.request("DELETE", self._object_path(kind, namespace, name), body=options)
+
+
 def load_configuration(
     *, kubeconfig: str | None = None, context: str | None = None
 ) -> kubernetes.client.Configuration:

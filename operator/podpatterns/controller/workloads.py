@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from podpatterns.controller.events import Event
 from podpatterns.controller.indexes import LabelledObjects
 from podpatterns.controller.intent import Intent, Rejection
-from podpatterns.controller.kube import APPLY_PATCH, FIELD_MANAGER, ApiError, KubeApi
+from podpatterns.controller.kube import FIELD_MANAGER, ApiError, OwnedObjectClient
 from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod, controller_uid
 from podpatterns.controller.status import Problem
 from podpatterns.controller.workload_status import (
@@ -89,40 +89,11 @@ def object_path(kind: str, namespace: str, name: str | None = None) -> str:
 # --- the client --------------------------------------------------------------------------
 
 
-class WorkloadClient:
-    """The requests for workload objects, on the operator's raw-JSON client."""
+class WorkloadClient(OwnedObjectClient):
+    """The workload objects (RESOURCES)."""
 
-    def __init__(self, api: KubeApi) -> None:
-        self.api = api
-
-    def apply(self, obj: Mapping[str, Any]) -> Any:
-        """Server-side apply as field manager `podpatterns`, forcing conflicts: the
-        operator's view of its own objects wins over edits by hand."""
-        meta = obj["metadata"]
-        return self.api.request(
-            "PATCH",
-            object_path(str(obj["kind"]), str(meta["namespace"]), str(meta["name"])),
-            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
-            body=dict(obj),
-            content_type=APPLY_PATCH,
-        )
-
-    def get(self, kind: str, namespace: str, name: str) -> Any:
-        return self.api.request("GET", object_path(kind, namespace, name))
-
-    def delete(self, kind: str, namespace: str, name: str, uid: str, propagation: str) -> Any:
-        # The uid precondition: an object recreated under the same name is never deleted
-        # by mistake.
-        return self.api.request(
-            "DELETE",
-            object_path(kind, namespace, name),
-            body={
-                "kind": "DeleteOptions",
-                "apiVersion": "v1",
-                "preconditions": {"uid": uid},
-                "propagationPolicy": propagation,
-            },
-        )
+    def _object_path(self, kind: str, namespace: str, name: str) -> str:
+        return object_path(kind, namespace, name)
 
 
 # --- the index ---------------------------------------------------------------------------
