@@ -43,6 +43,7 @@ from podpatterns.controller.status import (
     Problem,
     StatusInput,
     compute_status,
+    reported_sidecars,
     status_differs,
     status_patch,
 )
@@ -602,11 +603,7 @@ class Reconciler:
             template_hash=previous.get("templateHash"),
             selector=rejection.selector,
             sidecar_mode=previous.get("sidecarMode"),
-            sidecars=tuple(
-                str(item.get("name"))
-                for item in previous.get("sidecars") or ()
-                if isinstance(item, Mapping)
-            ),
+            sidecars=reported_sidecars(previous),
             invalid=Problem(rejection.reason, rejection.message),
             workload_kind=str(workload.get("kind", "Pod"))
             if isinstance(workload, Mapping)

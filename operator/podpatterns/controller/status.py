@@ -280,6 +280,15 @@ def pod_troubles(pods: Sequence[ObservedPod]) -> Problem | None:
     return Problem(reason=reason or "PodsFailing", message=shown)
 
 
+def reported_sidecars(status: Mapping[str, Any]) -> tuple[str, ...]:
+    """The sidecar names a status reports, for a status written while the spec is refused."""
+    return tuple(
+        str(item.get("name"))
+        for item in status.get("sidecars") or ()
+        if isinstance(item, Mapping)
+    )
+
+
 def status_differs(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:
     """True when writing `desired` would change what the API server holds.
 

@@ -36,7 +36,7 @@ from podpatterns.controller.indexes import LabelledObjects
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.kube import FIELD_MANAGER, ApiError, OwnedObjectClient
 from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod, controller_uid
-from podpatterns.controller.status import Problem
+from podpatterns.controller.status import Problem, reported_sidecars
 from podpatterns.controller.workload_status import (
     WorkloadStatusInput,
     compute_workload_status,
@@ -773,11 +773,7 @@ class WorkloadController:
             or annotation(live, TEMPLATE_HASH_ANNOTATION),
             selector=rejection.selector,
             sidecar_mode=previous.get("sidecarMode"),
-            sidecars=tuple(
-                str(item.get("name"))
-                for item in previous.get("sidecars") or ()
-                if isinstance(item, Mapping)
-            ),
+            sidecars=reported_sidecars(previous),
             rejected=Problem(rejection.reason, rejection.message),
         )
         pods = [pod for pod in indexed if pod.workload == kind and pod.owner_uid != uid]
