@@ -291,6 +291,13 @@ def test_the_drain_lets_an_in_flight_request_finish(
     _wait_ready(cluster, namespace, pod)
     _client(cluster, namespace, images)
     ip = _service_ip(cluster, namespace, "web")
+
+    def service_answers() -> bool:
+        # kube-proxy programs the Service a moment after the Pod is Ready; until then a
+        # connection is refused, and the drain would have nothing to drain.
+        return _curl(cluster, namespace, f"http://{ip}/").returncode == 0
+
+    wait_until(service_answers, timeout=30, what=f"Service web ({ip}) to answer")
     result: dict[str, subprocess.CompletedProcess[str]] = {}
 
     def slow_request() -> None:
@@ -302,7 +309,10 @@ def test_the_drain_lets_an_in_flight_request_finish(
     request.start()
 
     def in_flight() -> bool:
-        # The CGI script sleeping inside the app: the request has passed the proxy.
+        # The CGI script sleeping inside the app: the request has passed the proxy. The
+        # whole command line must be `sleep 3`: the shell running WEB_MAIN_SCRIPT has the
+        # same words in its own.
+        assert request.is_alive(), f"the request ended early: {result.get('response')}"
         found = cluster.kubectl(
             "exec",
             pod,
@@ -313,7 +323,7 @@ def test_the_drain_lets_an_in_flight_request_finish(
             "--",
             "sh",
             "-c",
-            "ps | grep '[s]leep 3'",
+            "ps -o args | grep -x 'sleep 3'",
             check=False,
         )
         return found.returncode == 0
