@@ -49,6 +49,7 @@ class FakeApiServer:
         self.writes: list[tuple[str, str]] = []
         self.reject: Callable[[Mapping[str, Any]], str | None] = lambda pod: None
         self.forbid: str | None = None
+        self.create_attempts = 0  # refused ones too: writes holds only what succeeded
         self._counter = itertools.count(1)
 
     def _version(self) -> str:
@@ -59,6 +60,8 @@ class FakeApiServer:
         problem = self.reject(pod)
         if problem:
             raise ApiError(422, "Unprocessable Entity", {"reason": "Invalid", "message": problem})
+        if not dry_run:
+            self.create_attempts += 1
         if self.forbid and not dry_run:
             raise ApiError(403, "Forbidden", {"reason": "Forbidden", "message": self.forbid})
         if name in self.pods:
@@ -250,7 +253,11 @@ def test_a_restarted_operator_with_a_lagging_cache_adopts_instead_of_duplicating
     world.cache.sync()
     # The new process's cache misses one Pod (it knows the others), and has no overlay.
     world.cache._pods = world.cache._pods[:2]
-    reconcile(world.reconciler())
+    restarted = world.reconciler()
+    # Twice: a Pod wrongly taken for another's would have its name reserved on the first
+    # pass and a replacement created on the second.
+    reconcile(restarted)
+    reconcile(restarted)
     assert world.server.live() == ["web-h1-0", "web-h1-1", "web-h1-2"]
     assert [w for w in world.server.writes if w[0] == "create"] == [
         ("create", "web-h1-0"),
@@ -449,13 +456,15 @@ def test_a_create_failure_is_degraded_and_retried_with_backoff(world: World) -> 
     world.server.forbid = 'pods "web-h1-0" is forbidden: exceeded quota: compute'
     reconciler = world.reconciler()
     first = reconcile(reconciler)
+    # Slow start: one failed request per attempt, not one per missing Pod.
+    assert world.server.create_attempts == 1
     second = reconcile(reconciler)
+    assert world.server.create_attempts == 2
     assert world.server.live() == []
     assert first is not None and second is not None and second > first
     degraded = condition(world.server, "Degraded")
     assert (degraded["status"], degraded["reason"]) == ("True", "PodCreateFailed")
     assert "exceeded quota" in degraded["message"]
-    # Slow start: one failed request per attempt, not one per missing Pod.
     world.server.forbid = None
     reconcile(reconciler)
     assert world.server.live() == ["web-h1-0", "web-h1-1", "web-h1-2"]
@@ -466,6 +475,9 @@ def test_a_pattern_being_deleted_is_left_to_garbage_collection(world: World) -> 
     reconciler = world.reconciler()
     reconcile(reconciler)
     world.server.settle()
+    world.cache.sync()
+    # The cache has confirmed the creates, so nothing in flight would hold back a new one.
+    reconcile(reconciler)
     world.server.pods.clear()
     world.server.pattern["metadata"]["deletionTimestamp"] = "2025-01-01T12:00:00Z"
     world.cache.sync()
