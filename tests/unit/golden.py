@@ -155,8 +155,9 @@ def load_error_case(name: str) -> ErrorCase:
         match = _HEADER.match(line)
         if match:
             header[match.group(1)] = match.group(2)
-    if "error-path" not in header or "error" not in header:
-        raise ValueError(f"{path}: needs '# error-path:' and '# error:' header lines")
+    if not header.get("error-path") or not header.get("error"):
+        # An empty expected message is a substring of every message: it would check nothing.
+        raise ValueError(f"{path}: needs non-empty '# error-path:' and '# error:' header lines")
     documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     profiles = load_profiles(documents[1:], strict=False)
     return ErrorCase(name, documents[0], header["error-path"], header["error"], profiles)

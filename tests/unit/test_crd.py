@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,24 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
     first = [path.read_text() for path in crd.generate(tmp_path / "a")]
     second = [path.read_text() for path in crd.generate(tmp_path / "b")]
     assert first == second
+
+
+def test_generation_does_not_depend_on_the_hash_seed() -> None:
+    # A set iterated while generating keeps its order within one process, and changes it
+    # between processes: only separate processes with different seeds show it.
+    def generated(seed: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "podpatterns", "crd", "--output-dir", "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            timeout=60,
+        ).stdout
+
+    first = generated("1")
+    assert "kind: CustomResourceDefinition" in first
+    assert generated("2") == first
 
 
 @ALL
@@ -195,6 +216,13 @@ def test_cel_rules_are_well_formed() -> None:
                     assert "maxItems" in iterated, f"{path}.{listed} needs maxItems for CEL"
                 for member in re.findall(r"in self\.(\w+)\)", rule["rule"]):
                     assert "maxItems" in node["properties"][member], f"{path}.{member}"
+                # A misspelt field is not an error to the API server: has(self.imag) is
+                # simply false. Every field a rule reads must be one the schema has.
+                for field in re.findall(r"\bself\.(\w+)\b(?!\s*\()", rule["rule"]):
+                    assert field in node.get("properties", {}), (
+                        f"{path}: the rule {rule['rule']!r} reads self.{field}, which the "
+                        "schema does not have"
+                    )
 
 
 def test_crd_metadata() -> None:

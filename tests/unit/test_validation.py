@@ -149,7 +149,7 @@ def test_quantities_accept_numbers_and_strings() -> None:
 
 @pytest.mark.parametrize("value", ["25%", "100%", 0, 3])
 def test_rollout_accepts_numbers_and_percentages(value: Any) -> None:
-    parse(body(workload={"rollout": {"maxUnavailable": value}}))
+    assert check(parse(body(workload={"rollout": {"maxUnavailable": value}}))) == []
 
 
 @pytest.mark.parametrize("value", ["25", "101%", -1, 1.5])
