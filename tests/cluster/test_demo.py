@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from tests.support.kube import Cluster
+from tests.support.realnode import find_real_node, real_node_required
 
 
 def test_demo_runs_the_examples_and_stops_cleanly(cluster: Cluster) -> None:
@@ -24,8 +25,7 @@ def test_demo_runs_the_examples_and_stops_cleanly(cluster: Cluster) -> None:
         assert "PodPatterns Ready" in demo.stderr
         for name in ("web", "orders-db", "ml-api"):
             assert f"podpattern.podpatterns.dev/{name} " in demo.stdout
-        real_node = cluster.get("nodes", "-l", "podpatterns.dev/real-node=true")["items"]
-        if real_node:
+        if find_real_node(cluster) or real_node_required():
             # The sidecar printed what the app wrote into the shared volume, for real.
             assert "GET / 200 request=1" in demo.stdout, demo.stdout
         assert "To stop: podpatterns demo --stop" in demo.stdout

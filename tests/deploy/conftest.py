@@ -13,6 +13,7 @@ import pytest
 from tests.deploy.manifests import REPO
 from tests.realnode import conftest as realnode
 from tests.support.kube import Cluster
+from tests.support.realnode import skip_or_fail
 
 # The real-node tests' fixture, for the tests here that run the operator on that node.
 real_node = realnode.real_node
@@ -35,9 +36,9 @@ def built_image(request: pytest.FixtureRequest) -> object:
     from podpatterns.devcluster import operator_image
 
     if os.geteuid() != 0:
-        pytest.skip("buildah with chroot isolation and mmdebstrap need root")
+        skip_or_fail("buildah with chroot isolation and mmdebstrap need root")
     if operator_image.missing(operator_image.PACKAGES) and shutil.which("apt-get") is None:
-        pytest.skip("buildah and mmdebstrap are missing and there is no apt-get")
+        skip_or_fail("buildah and mmdebstrap are missing and there is no apt-get")
     with _visible(request):
         return operator_image.build(REPO)
 

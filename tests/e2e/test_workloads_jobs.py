@@ -19,13 +19,13 @@ from tests.e2e.workloads import (
     on_real_node,
     owner_of,
     real_container,
-    real_node,
     reasons,
     wait_phase,
     wait_status,
     workload_pattern,
 )
 from tests.support.kube import Cluster
+from tests.support.realnode import real_node
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.e2e.helpers import events_for, get_pattern, pods_of
 from tests.support.kube import Cluster
+from tests.support.realnode import REAL_NODE_LABEL
 from tests.support.wait import wait_until
 
 KINDS = ("deployments", "statefulsets", "daemonsets", "jobs", "cronjobs")
-REAL_NODE_LABEL = "podpatterns.dev/real-node"
 BUSYBOX = "localhost/podpatterns/busybox:1.35.0"
 RESTRICTED = {
     "runAsNonRoot": True,
@@ -156,26 +153,6 @@ def schedulable_nodes(cluster: Cluster, tolerated: tuple[str, ...] = ()) -> set[
         if ready and not spec.get("unschedulable") and not blocking:
             found.add(node["metadata"]["name"])
     return found
-
-
-def real_node(cluster: Cluster) -> str:
-    """The dev cluster's real node (containers really run there), or skip; CI sets
-    PODPATTERNS_REQUIRE_REAL_NODE=1 to fail instead."""
-    listing = cluster.get("nodes", "-l", f"{REAL_NODE_LABEL}=true")
-    ready = [
-        n["metadata"]["name"]
-        for n in listing["items"]
-        if any(
-            c["type"] == "Ready" and c["status"] == "True"
-            for c in n["status"].get("conditions", [])
-        )
-    ]
-    if ready:
-        return str(ready[0])
-    reason = "no Ready node labelled podpatterns.dev/real-node=true in this cluster"
-    if os.environ.get("PODPATTERNS_REQUIRE_REAL_NODE") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def on_real_node() -> dict[str, Any]:

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 
 from tests.support.kube import Cluster
-
-REAL_NODE_LABEL = "podpatterns.dev/real-node"
+from tests.support.realnode import REAL_NODE_LABEL
+from tests.support.realnode import real_node as find_real_node_or_skip
 
 
 @pytest.fixture(scope="session")
 def real_node(cluster: Cluster) -> str:
     """The real node's name. CI sets PODPATTERNS_REQUIRE_REAL_NODE=1: fail, never skip."""
-    listing = cluster.get("nodes", "-l", f"{REAL_NODE_LABEL}=true")
-    ready = [
-        n["metadata"]["name"] for n in listing["items"]
-        if any(c["type"] == "Ready" and c["status"] == "True"
-               for c in n["status"].get("conditions", []))
-    ]
-    if ready:
-        return str(ready[0])
-    reason = "no Ready node labelled podpatterns.dev/real-node=true in this cluster"
-    if os.environ.get("PODPATTERNS_REQUIRE_REAL_NODE") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    return find_real_node_or_skip(cluster)
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +29,7 @@ def on_real_node(spec: dict[str, Any]) -> dict[str, Any]:
     """A Pod spec placed on the real node (it is tainted so only such Pods land there)."""
     placed = dict(spec)
     placed["nodeSelector"] = {REAL_NODE_LABEL: "true"}
-    placed["tolerations"] = [{"key": REAL_NODE_LABEL, "operator": "Exists",
-                              "effect": "NoSchedule"}]
+    placed["tolerations"] = [{"key": REAL_NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}]
     return placed
 
 
