@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.support.kube import Cluster
+from tests.support.realnode import find_real_node, real_node_required
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.disruptive
@@ -50,7 +51,9 @@ def test_up_is_idempotent_and_down_leaves_no_process(cluster: Cluster) -> None:
     up = _cli("up")
     elapsed = time.monotonic() - started
     assert up.returncode == 0, up.stderr
-    assert "Building" not in up.stderr, "a warm `up` must not rebuild"
+    # Every build step (Kubernetes, etcd, kwok, the node's images) announces itself.
+    rebuilt = re.findall(r"→ (?:download|compile|build|image) .*", up.stderr)
+    assert rebuilt == [], f"a warm `up` must not rebuild: {rebuilt}"
     status = _cli("status")
     assert status.returncode == 0, status.stdout
     ready = re.search(r"nodes: (\d+)/(\d+) Ready", status.stdout)
@@ -62,10 +65,11 @@ def test_down_cleans_up_after_a_crash(cluster: Cluster, namespace: str) -> None:
     """Every process killed at once (as by a crash or an OOM kill), then `down`."""
     if not cluster.is_dev_cluster:
         pytest.skip("this is about the dev cluster itself")
-    from podpatterns.devcluster.cluster import EXECUTABLES, PROGRAMS, DevCluster
+    from podpatterns.devcluster.cluster import CONTROL_PLANE, EXECUTABLES, PROGRAMS, DevCluster
+    from podpatterns.devcluster.processes import alive
 
     dev = DevCluster()
-    real = cluster.get("nodes", "-l", "podpatterns.dev/real-node=true")["items"]
+    real = find_real_node(cluster) is not None or real_node_required()
     if real:
         # Give the crash something to leave behind: a running container with volumes.
         pod = {
@@ -93,10 +97,21 @@ def test_down_cleans_up_after_a_crash(cluster: Cluster, namespace: str) -> None:
             timeout=60,
             what="a container on the real node",
         )
+    killed: dict[str, int] = {}
     for name in PROGRAMS:
         pid = dev.supervisor.pid(name)
         if pid:
             os.kill(pid, signal.SIGKILL)
+            killed[name] = pid
+    # A crash of nothing would test an ordinary `down`.
+    assert set(CONTROL_PLANE) <= set(killed), f"killed only {sorted(killed)}"
+    if real:
+        assert {"containerd", "kubelet"} <= set(killed), f"killed only {sorted(killed)}"
+    wait_until(
+        lambda: not any(alive(pid) for pid in killed.values()),
+        timeout=30,
+        what=f"{sorted(killed)} to die",
+    )
     down = _cli("down")
     assert down.returncode == 0, down.stdout + down.stderr
     assert dev.supervisor.strays(EXECUTABLES, dev.real_node().markers()) == []

@@ -109,6 +109,10 @@ def _can_i(cluster: Cluster, permission: Permission) -> bool:
     if sub:
         args.append(f"--subresource={sub}")
     answer = cluster.kubectl(*args, check=False)
+    # can-i exits 1 for "no": only a clear yes or no on a resource the server knows is an
+    # answer, or a typo in the list above would pass as refused.
+    assert answer.stdout.strip() in ("yes", "no"), f"{args}: {answer.stdout}{answer.stderr}"
+    assert "resource type" not in answer.stderr, f"{args}: {answer.stderr}"
     return answer.stdout.strip() == "yes"
 
 

@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import urllib.request
-
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Operator
-from tests.e2e.helpers import pattern, wait_ready
+from tests.e2e.helpers import free_port, pattern, scrape, wait_ready
 from tests.support.kube import Cluster
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
-
-Samples = dict[str, float]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def scrape(port: int) -> Samples:
-    """Every sample, by name; labelled ones summed (what the test compares)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-        text = answer.read().decode()
-    samples: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[sample.name] = samples.get(sample.name, 0.0) + sample.value
-    return samples
 
 
 def test_the_counters_move_as_the_operator_works(

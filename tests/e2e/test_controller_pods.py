@@ -260,4 +260,5 @@ def test_a_restarted_operator_adopts_its_pods(
     wait_ready(cluster, namespace, "web", 4)
     now = sorted(p["metadata"]["uid"] for p in pods_of(cluster, namespace, "web"))
     assert set(uids) <= set(now) and len(now) == 4
-    assert condition(get_pattern(cluster, namespace, "web"), "Ready") is not None
+    ready = condition(get_pattern(cluster, namespace, "web"), "Ready")
+    assert ready is not None and ready["status"] == "True", ready

@@ -383,9 +383,13 @@ def test_diff_resolves_the_profiles_a_pattern_names(
         )
 
     missing = diff()
-    assert "ProfileNotFound" in missing.stdout + missing.stderr, missing.stdout + missing.stderr
+    # Exit 1 is "there are changes"; a crash would be 1 too, hence the stderr check.
+    assert (missing.returncode, missing.stderr) == (1, ""), missing.stderr
+    assert "note: the spec would be invalid (ProfileNotFound)" in missing.stdout, missing.stdout
+    assert "Pods to create" not in missing.stdout, "an invalid spec creates no Pods"
     cluster.apply(profile_body(profile_name, **AUDIT_SPEC))
     found = diff()
-    assert "ProfileNotFound" not in found.stdout + found.stderr, found.stdout + found.stderr
-    assert f"podpattern {namespace}/web" in found.stdout
-    assert "2 Pods" in found.stdout or "create" in found.stdout, found.stdout
+    assert (found.returncode, found.stderr) == (1, ""), found.stderr
+    assert "ProfileNotFound" not in found.stdout, found.stdout
+    assert f"podpattern {namespace}/web: would be created" in found.stdout
+    assert "Pods to create (2): web-" in found.stdout, found.stdout
