@@ -128,6 +128,5 @@ def test_the_generated_section_is_replaced_and_nothing_else() -> None:
 
 
 def test_the_plot_is_a_png(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
     path = report.plot(results(), tmp_path / "plot.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
