@@ -9,7 +9,13 @@ from typing import Any
 from tests.e2e.conftest import Operator
 from tests.e2e.helpers import wait_ready
 from tests.realnode.conftest import images, real_node  # noqa: F401 (fixtures)
-from tests.realnode.test_presets_real import RESTRICTED_MAIN, WEB_MAIN_SCRIPT, _client, _curl
+from tests.realnode.test_presets_real import (
+    RESTRICTED_MAIN,
+    WEB_MAIN_SCRIPT,
+    _client,
+    _curl,
+    _routed_service_ip,
+)
 from tests.support.kube import Cluster
 
 REAL_NODE = "podpatterns.dev/real-node"
@@ -57,6 +63,7 @@ def test_the_operator_runs_the_proxy_and_the_service_reaches_it(
     service = cluster.get("service", "web", "-n", namespace)
     assert service["spec"]["ports"][0]["targetPort"] == 8080
     _client(cluster, namespace, images)
-    response = _curl(cluster, namespace, f"http://{service['spec']['clusterIP']}/")
+    ip = _routed_service_ip(cluster, namespace, "web", 80)
+    response = _curl(cluster, namespace, f"http://{ip}/")
     assert response.stdout == "hello from the main container\n", response.stderr
     operator.assert_healthy()
