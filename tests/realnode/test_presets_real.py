@@ -196,12 +196,10 @@ def _routed_service_ip(cluster: Cluster, namespace: str, name: str, port: int) -
     ip = _service_ip(cluster, namespace, name)
 
     def routed() -> bool:
-        answer = cluster.kubectl(
-            "exec", "client", "-n", namespace, "--",
-            "curl", "-sS", "-o", "/dev/null", "--max-time", "3", f"http://{ip}:{port}/",
-            check=False,
-            timeout=30,
-        )  # fmt: skip
+        # The later --max-time wins over _curl's own.
+        answer = _curl(
+            cluster, namespace, "-o", "/dev/null", "--max-time", "3", f"http://{ip}:{port}/"
+        )
         return answer.returncode not in (7, 28)
 
     wait_until(routed, timeout=30, what=f"kube-proxy to forward Service {name} ({ip}:{port})")
