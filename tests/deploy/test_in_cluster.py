@@ -30,6 +30,7 @@ from tests.deploy.install import (
 )
 from tests.deploy.manifests import DEV_OVERLAY, NAME, NAMESPACE, REPO
 from tests.support.kube import Cluster
+from tests.support.metrics import samples
 from tests.support.realnode import skip_or_fail
 from tests.support.wait import wait_until
 
@@ -167,8 +168,6 @@ def test_it_reconciles_the_real_node_example_and_says_so_in_its_log(
 def _metrics(cluster: Cluster, pod: str) -> dict[str, float]:
     """A replica's /metrics, fetched inside its container (the dev cluster's API server may
     not proxy to Pods on the real node)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
     fetch = (
         "import urllib.request\n"
         "print(urllib.request.urlopen('http://127.0.0.1:9090/metrics', timeout=10)"
@@ -177,11 +176,7 @@ def _metrics(cluster: Cluster, pod: str) -> dict[str, float]:
     text = cluster.kubectl(
         "exec", pod, "-n", NAMESPACE, "-c", "operator", "--", "python3", "-c", fetch
     ).stdout
-    values: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            values[sample.name] = values.get(sample.name, 0.0) + sample.value
-    return values
+    return samples(text)
 
 
 def test_each_replica_serves_metrics_and_only_the_active_one_counts_as_active(

@@ -9,7 +9,6 @@ test_in_cluster.py.
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -29,6 +28,7 @@ from tests.deploy.install import (
 from tests.deploy.manifests import DEPLOY, NAME, NAMESPACE, REPO, SERVICE_ACCOUNT
 from tests.deploy.rbac_derivation import Permission, derived_permissions
 from tests.support.kube import Cluster
+from tests.support.metrics import free_port
 from tests.support.wait import wait_until
 
 # Words the operator, Kopf or the client log when the API server refuses for want of rights.
@@ -144,12 +144,6 @@ def test_the_account_may_do_what_the_operator_does_and_no_more(
     assert not allowed, f"the ServiceAccount may do more than it needs: {allowed}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_operator_reconciles_with_nothing_but_the_accounts_token(
     cluster: Cluster,
     install: subprocess.CompletedProcess[str],
@@ -166,7 +160,7 @@ def test_the_operator_reconciles_with_nothing_but_the_accounts_token(
     # A fresh install has no peering object: the operator creates it, with these rights.
     assert not cluster.kubectl("get", "clusterkopfpeering", "podpatterns", check=False).stdout
 
-    port, metrics_port = _free_port(), _free_port()
+    port, metrics_port = free_port(), free_port()
     log_path = tmp_path / "operator.log"
     # The Deployment's flags, with the token's kubeconfig instead of the in-cluster one.
     argv = [

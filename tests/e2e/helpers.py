@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.kube import Cluster
 from tests.support.wait import wait_until
@@ -243,20 +239,3 @@ def polls(requests: Iterable[Any]) -> list[str]:
     anywhere in the cluster, not a poll of ours; the watches are what must carry the rest.
     """
     return [str(r) for r in requests if "watch=true" not in r.path and not _DISCOVERY.match(r.path)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def scrape(port: int) -> dict[str, float]:
-    """The operator's metrics (`--metrics-address`), by name; labelled ones summed."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-        text = answer.read().decode()
-    samples: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[sample.name] = samples.get(sample.name, 0.0) + sample.value
-    return samples

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import Operator
-from tests.e2e.helpers import free_port, pattern, scrape, wait_ready
+from tests.e2e.helpers import pattern, wait_ready
 from tests.support.kube import Cluster
+from tests.support.metrics import free_port, scrape
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Operator
-from tests.e2e.helpers import free_port, pattern, polls, scrape, wait_ready
+from tests.e2e.helpers import pattern, polls, wait_ready
 from tests.e2e.proxy import CountingProxy, Request
 from tests.support.kube import Cluster
+from tests.support.metrics import free_port, scrape
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.cluster
