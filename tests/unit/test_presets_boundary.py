@@ -177,6 +177,8 @@ def test_shared_volumes_skip_the_granting_sidecar_by_default() -> None:
     closed = containers(render(value, profile("agent", **AGENT)))
     assert closed["agent"]["volumeMounts"] == [{"name": "host-root", "mountPath": "/host"}]
     assert closed["app"]["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    legacy = containers(render(value, profile("agent", **AGENT), server_version=(1, 28)))
+    assert legacy["agent"]["volumeMounts"] == [{"name": "host-root", "mountPath": "/host"}]
     opened = containers(render(value, profile("agent", **UNPRIVILEGED)))
     assert {"name": "data", "mountPath": "/data"} in opened["agent"]["volumeMounts"]
 

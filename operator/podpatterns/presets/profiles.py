@@ -13,7 +13,7 @@ this sidecar only. Its privileges (`allow`) apply to this sidecar only, and the 
 spec (but for `consumers`) is part of the Pod template's hash, so changing the profile
 rolls the Pods.
 
-A profile that grants anything is closed (`boundary_refusals`): the entry may not change
+A profile that grants anything is closed (`sidecar_refusals`): the entry may not change
 what runs under the grant, the PodPattern's shared volumes do not reach the sidecar, and
 no other container may mount the profile's volumes. `consumers.namespaces`, when set,
 names the only namespaces whose PodPatterns may use the profile. docs/security.md says why
@@ -131,24 +131,12 @@ def _granted(allow: Allow) -> str:
     return " and ".join(parts)
 
 
-def boundary_refusals(
-    pattern: PodPattern, profiles: Mapping[str, SidecarProfile] | None
-) -> list[Refusal]:
-    """Everything in `pattern` that its SidecarProfiles do not let it do: use in a
-    namespace the profile does not list, and changes to what runs under a grant. Profiles
-    that are not in `profiles` are skipped (ProfileNotFound is reported elsewhere)."""
-    found: list[Refusal] = []
-    for index, sidecar in enumerate(pattern.spec.sidecars):
-        profile = (profiles or {}).get(sidecar.profile) if sidecar.profile else None
-        if profile is not None:
-            found.extend(sidecar_refusals(pattern, index, sidecar, profile))
-    return found
-
-
 def sidecar_refusals(
     pattern: PodPattern, index: int, sidecar: Sidecar, profile: SidecarProfile
 ) -> list[Refusal]:
-    """What `boundary_refusals` finds for the one sidecar `spec.sidecars[index]`."""
+    """Everything the sidecar `spec.sidecars[index]` and the rest of `pattern` do that
+    its profile does not let them: use in a namespace the profile does not list, and
+    changes to what runs under a grant."""
     found = list(_namespace_refusals(pattern, index, sidecar, profile))
     if grants(profile.spec.allow):
         found.extend(_entry_refusals(index, sidecar, profile))
