@@ -67,17 +67,17 @@ def phase(value: str) -> Callable[[dict[str, Any]], bool]:
     return lambda body: (body.get("status") or {}).get("phase") == value
 
 
-def crashing(namespace: str, command: list[str]) -> dict[str, Any]:
+def on_the_real_node(name: str, namespace: str, command: list[str]) -> dict[str, Any]:
     main = real_container("app", command)
     if command == RUNS:
-        # A moment between running and ready, so that the fix is seen progressing.
+        # Seconds between running and ready, so that the way there is seen.
         main["readinessProbe"] = {
             "exec": {"command": ["true"]},
             "initialDelaySeconds": 3,
             "periodSeconds": 1,
         }
     body = workload_pattern(
-        "crasher",
+        name,
         namespace,
         {"kind": "Pod", "replicas": 1},
         main=main,
@@ -100,13 +100,20 @@ def test_prometheus_fires_and_resolves_the_degraded_alert(
     with Prometheus(tmp_path, targets=[f"127.0.0.1:{port}"], rule_files=[rules]) as prometheus:
         wait_until(prometheus.targets_up, timeout=30, what="the operator scraped as up")
 
-        cluster.apply(crashing(namespace, EXITS))
+        cluster.apply(on_the_real_node("steady", namespace, RUNS))
+        cluster.apply(on_the_real_node("crasher", namespace, EXITS))
         # A consumer of a SidecarProfile that does not exist: Invalid, a failing consumer.
         orphan = workload_pattern("orphan", namespace, {"kind": "Pod", "replicas": 1})
         orphan["spec"]["sidecars"] = [{"name": "audit", "profile": f"absent-{namespace}"}]
         cluster.apply(orphan)
+        seen.until(
+            "steady",
+            lambda body: phase("Pending")(body) or phase("Progressing")(body),
+            "on its way",
+        )
         seen.until("crasher", phase("Degraded"), "Degraded")
         seen.until("orphan", phase("Invalid"), "Invalid")
+        seen.until("steady", phase("Ready"), "Ready")
         states = set()
 
         def alert_state(wanted: str) -> bool:
@@ -144,8 +151,8 @@ def test_prometheus_fires_and_resolves_the_degraded_alert(
         ):
             assert prometheus.alerts(quiet) == [], quiet
 
-        cluster.apply(crashing(namespace, RUNS))
-        seen.until("crasher", phase("Progressing"), "Progressing after the fix")
+        # The fix rolls out: the crashing Pod goes once its replacement is ready.
+        cluster.apply(on_the_real_node("crasher", namespace, RUNS))
         cluster.kubectl(
             "wait", "--for=condition=Ready", "pp/crasher", "-n", namespace, "--timeout=90s"
         )
@@ -209,7 +216,8 @@ def check_statuses(objects: list[dict[str, Any]]) -> None:
         assert health in expected, (health, status)
         healths[f"{body['metadata']['name']}/{status['phase']}"] = health
     assert healths.get("crasher/Degraded") == "Degraded", healths
-    assert healths.get("crasher/Progressing") == "Progressing", healths
+    on_its_way = {healths.get("steady/Pending"), healths.get("steady/Progressing")} - {None}
+    assert on_its_way == {"Progressing"}, healths
     assert healths.get("crasher/Ready") == "Healthy", healths
     assert healths.get("paused/Ready") == "Suspended", healths
     assert healths.get("orphan/Invalid") == "Degraded", healths
