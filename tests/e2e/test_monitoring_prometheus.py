@@ -132,7 +132,12 @@ def test_prometheus_fires_and_resolves_the_degraded_alert(
             what="PodPatternDegraded firing",
             interval=0.5,
         )
-        assert "pending" in states, states  # the for: window was observed
+        # It was pending first, for the for: window: Prometheus keeps that in ALERTS.
+        pending = prometheus.query(
+            'max_over_time(ALERTS{alertname="PodPatternDegraded",alertstate="pending",'
+            f'namespace="{namespace}",name="crasher"}}[10m])'
+        )
+        assert len(pending) == 1, (pending, states)
         wait_until(
             lambda: any(
                 a["state"] == "firing" and a["labels"]["profile"] == f"absent-{namespace}"
@@ -154,7 +159,13 @@ def test_prometheus_fires_and_resolves_the_degraded_alert(
         # The fix rolls out: the crashing Pod goes once its replacement is ready.
         cluster.apply(on_the_real_node("crasher", namespace, RUNS))
         cluster.kubectl(
-            "wait", "--for=condition=Ready", "pp/crasher", "-n", namespace, "--timeout=90s"
+            "wait",
+            "--for=condition=Ready",
+            "pp/crasher",
+            "-n",
+            namespace,
+            "--timeout=90s",
+            timeout=100,
         )
         cluster.kubectl(
             "wait",
@@ -163,6 +174,7 @@ def test_prometheus_fires_and_resolves_the_degraded_alert(
             "-n",
             namespace,
             "--timeout=90s",
+            timeout=100,
         )
         seen.until("crasher", phase("Ready"), "Ready")
         wait_until(
