@@ -26,7 +26,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cluster" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.cluster)
-
     # Fast pure tests first (a broken renderer fails in seconds, not after the cluster
     # tests); tests that restart the dev cluster last, so they never pull it from under
     # others. The sort is stable: within a group, files keep their order.
@@ -73,10 +72,8 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
     cluster.kubectl("create", "namespace", name)
     # The ServiceAccount controller creates `default` asynchronously; Pods need it.
     wait_until(
-        lambda: (
-            cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode
-            == 0
-        ),
+        lambda: cluster.kubectl("get", "serviceaccount", "default", "-n", name,
+                                check=False).returncode == 0,
         timeout=30,
         what=f"the default ServiceAccount in {name}",
     )

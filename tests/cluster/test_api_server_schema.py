@@ -32,9 +32,8 @@ def _in_namespace(manifest: dict[str, Any], namespace: str) -> dict[str, Any]:
 
 
 def _dry_run(cluster: Cluster, manifest: dict[str, Any]) -> Any:
-    return cluster.kubectl(
-        "create", "--dry-run=server", "-f", "-", input=yaml.safe_dump(manifest), check=False
-    )
+    return cluster.kubectl("create", "--dry-run=server", "-f", "-",
+                           input=yaml.safe_dump(manifest), check=False)
 
 
 def test_crds_are_established_with_scale_and_status(cluster: Cluster, crds: None) -> None:
@@ -94,8 +93,7 @@ def test_bad_input_is_caught_and_names_the_field(
     else:
         assert any(p.path == case.path for p in offline), (
             f"{case.name}: the API server accepts it, so the operator must report "
-            f"{case.path}; it reported {offline}"
-        )
+            f"{case.path}; it reported {offline}")
 
 
 def test_kubectl_explain_documents_the_api(cluster: Cluster, crds: None) -> None:
@@ -106,22 +104,11 @@ def test_kubectl_explain_documents_the_api(cluster: Cluster, crds: None) -> None
     description = (Sidecar.__doc__ or "").split("\n")[0].strip()
     assert description and description[:40] in " ".join(explained.split())
     recursive = cluster.kubectl("explain", "podpattern.spec", "--recursive").stdout
-    for field in (
-        "workload",
-        "main",
-        "sidecars",
-        "initContainers",
-        "volumes",
-        "pod",
-        "service",
-        "sidecarMode",
-    ):
+    for field in ("workload", "main", "sidecars", "initContainers", "volumes", "pod",
+                  "service", "sidecarMode"):
         assert f"{field}\t" in recursive or f"{field} " in recursive, field
-    for path in (
-        "podpattern.spec.workload.rollout.maxSurge",
-        "podpattern.spec.volumes.readOnly",
-        "sidecarprofile.spec.allow",
-    ):
+    for path in ("podpattern.spec.workload.rollout.maxSurge", "podpattern.spec.volumes.readOnly",
+                 "sidecarprofile.spec.allow"):
         text = cluster.kubectl("explain", path).stdout
         body = text.split("DESCRIPTION:", 1)[1].strip()
         assert body and "<empty>" not in body, f"{path} has no description"

@@ -36,11 +36,8 @@ def _pods(cluster: Cluster, namespace: str, selector: str) -> list[dict[str, Any
 
 
 def _running(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        p
-        for p in pods
-        if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
-    ]
+    return [p for p in pods if p["status"].get("phase") == "Running"
+            and not p["metadata"].get("deletionTimestamp")]
 
 
 def test_server_reports_the_pinned_version(cluster: Cluster) -> None:
@@ -56,24 +53,21 @@ def test_server_reports_the_pinned_version(cluster: Cluster) -> None:
 def test_deployment_pods_are_scheduled_and_run(cluster: Cluster, namespace: str) -> None:
     cluster.apply(_deployment("web", 3), "-n", namespace)
     pods = wait_until(
-        lambda: r if len(r := _running(_pods(cluster, namespace, "app=web"))) == 3 else None,
-        timeout=60,
-        what="3 Running Pods of Deployment web",
+        lambda: (r if len(r := _running(_pods(cluster, namespace, "app=web"))) == 3 else None),
+        timeout=60, what="3 Running Pods of Deployment web",
     )
     assert all(p["spec"].get("nodeName") for p in pods)
     events = cluster.get("events", "-n", namespace, "--field-selector", "reason=Scheduled")
-    scheduled_by = {
-        e.get("reportingComponent") or e["source"].get("component") for e in events["items"]
-    }
+    scheduled_by = {e.get("reportingComponent") or e["source"].get("component")
+                    for e in events["items"]}
     assert scheduled_by == {"default-scheduler"}, scheduled_by
 
 
 def test_deleted_pod_of_a_deployment_is_replaced(cluster: Cluster, namespace: str) -> None:
     cluster.apply(_deployment("heal", 2), "-n", namespace)
     first = wait_until(
-        lambda: r if len(r := _running(_pods(cluster, namespace, "app=heal"))) == 2 else None,
-        timeout=60,
-        what="2 Running Pods",
+        lambda: (r if len(r := _running(_pods(cluster, namespace, "app=heal"))) == 2 else None),
+        timeout=60, what="2 Running Pods",
     )
     victim = first[0]["metadata"]["name"]
     cluster.kubectl("delete", "pod", victim, "-n", namespace, "--wait=false")
@@ -88,14 +82,12 @@ def test_deleted_pod_of_a_deployment_is_replaced(cluster: Cluster, namespace: st
 
 def _gpu_pod(name: str, tolerate: bool) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "containers": [
-            {"name": "cuda", "image": PAUSE, "resources": {"limits": {"nvidia.com/gpu": "1"}}}
-        ],
+        "containers": [{"name": "cuda", "image": PAUSE,
+                        "resources": {"limits": {"nvidia.com/gpu": "1"}}}],
     }
     if tolerate:
-        spec["tolerations"] = [
-            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-        ]
+        spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists",
+                                "effect": "NoSchedule"}]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
@@ -104,8 +96,7 @@ def test_gpu_pod_needs_the_gpu_node_and_its_toleration(cluster: Cluster, namespa
     cluster.create(_gpu_pod("without-toleration", False), "-n", namespace)
     placed = wait_until(
         lambda: cluster.get("pod", "with-toleration", "-n", namespace)["spec"].get("nodeName"),
-        timeout=60,
-        what="the GPU Pod to be scheduled",
+        timeout=60, what="the GPU Pod to be scheduled",
     )
     node = cluster.get("node", placed)
     assert node["metadata"]["labels"].get("nvidia.com/gpu.present") == "true"
@@ -123,16 +114,12 @@ def test_gpu_pod_needs_the_gpu_node_and_its_toleration(cluster: Cluster, namespa
 
 
 def test_restricted_namespace_rejects_a_privileged_pod(cluster: Cluster, namespace: str) -> None:
-    cluster.kubectl(
-        "label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"
-    )
+    cluster.kubectl("label", "namespace", namespace,
+                    "pod-security.kubernetes.io/enforce=restricted")
     pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "root"},
-        "spec": {
-            "containers": [{"name": "c", "image": PAUSE, "securityContext": {"privileged": True}}]
-        },
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "root"},
+        "spec": {"containers": [{"name": "c", "image": PAUSE,
+                                 "securityContext": {"privileged": True}}]},
     }
     result = cluster.create(pod, "-n", namespace, check=False)
     assert result.returncode != 0
@@ -143,76 +130,52 @@ def test_token_request_authenticates_and_rbac_denies(
     cluster: Cluster, namespace: str, tmp_path: Any
 ) -> None:
     cluster.kubectl("create", "serviceaccount", "reader", "-n", namespace)
-    cluster.kubectl(
-        "create", "role", "pod-reader", "--verb=get,list", "--resource=pods", "-n", namespace
-    )
-    cluster.kubectl(
-        "create",
-        "rolebinding",
-        "reader",
-        "--role=pod-reader",
-        f"--serviceaccount={namespace}:reader",
-        "-n",
-        namespace,
-    )
+    cluster.kubectl("create", "role", "pod-reader", "--verb=get,list", "--resource=pods",
+                    "-n", namespace)
+    cluster.kubectl("create", "rolebinding", "reader", "--role=pod-reader",
+                    f"--serviceaccount={namespace}:reader", "-n", namespace)
     token = cluster.kubectl("create", "token", "reader", "-n", namespace).stdout.strip()
 
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
     token_config = {
-        "apiVersion": "v1",
-        "kind": "Config",
+        "apiVersion": "v1", "kind": "Config",
         "clusters": admin["clusters"],
         "users": [{"name": "reader", "user": {"token": token}}],
-        "contexts": [
-            {
-                "name": "reader",
-                "context": {"cluster": admin["clusters"][0]["name"], "user": "reader"},
-            }
-        ],
+        "contexts": [{"name": "reader", "context": {
+            "cluster": admin["clusters"][0]["name"], "user": "reader"}}],
         "current-context": "reader",
     }
     path = tmp_path / "reader.kubeconfig"
     path.write_text(yaml.safe_dump(token_config))
 
-    whoami = json.loads(
-        cluster.kubectl("--kubeconfig", str(path), "auth", "whoami", "-o", "json").stdout
-    )
+    whoami = json.loads(cluster.kubectl("--kubeconfig", str(path), "auth", "whoami",
+                                        "-o", "json").stdout)
     assert whoami["status"]["userInfo"]["username"] == f"system:serviceaccount:{namespace}:reader"
-    allowed = cluster.kubectl(
-        "--kubeconfig", str(path), "get", "pods", "-n", namespace, check=False
-    )
+    allowed = cluster.kubectl("--kubeconfig", str(path), "get", "pods", "-n", namespace,
+                              check=False)
     assert allowed.returncode == 0, allowed.stderr
-    denied = cluster.kubectl(
-        "--kubeconfig", str(path), "get", "secrets", "-n", namespace, check=False
-    )
+    denied = cluster.kubectl("--kubeconfig", str(path), "get", "secrets", "-n", namespace,
+                             check=False)
     assert denied.returncode != 0 and "Forbidden" in denied.stderr, denied.stderr
     # Authorization comes before the lookup, so even a missing Pod answers Forbidden.
-    denied = cluster.kubectl(
-        "--kubeconfig", str(path), "delete", "pod", "anything", "-n", namespace, check=False
-    )
+    denied = cluster.kubectl("--kubeconfig", str(path), "delete", "pod", "anything",
+                             "-n", namespace, check=False)
     assert denied.returncode != 0 and "Forbidden" in denied.stderr, denied.stderr
 
 
 def test_job_controller_completes_jobs(cluster: Cluster, namespace: str) -> None:
     job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": "once"},
-        "spec": {
-            "completions": 2,
-            "parallelism": 2,
-            "template": {
-                "spec": {"restartPolicy": "Never", "containers": [{"name": "work", "image": PAUSE}]}
-            },
-        },
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"},
+        "spec": {"completions": 2, "parallelism": 2, "template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "work", "image": PAUSE}]}}},
     }
     cluster.apply(job, "-n", namespace)
 
     def complete() -> dict[str, Any] | None:
         status: dict[str, Any] = cluster.get("job", "once", "-n", namespace)["status"]
-        done = any(
-            c["type"] == "Complete" and c["status"] == "True" for c in status.get("conditions", [])
-        )
+        done = any(c["type"] == "Complete" and c["status"] == "True"
+                   for c in status.get("conditions", []))
         return status if done else None
 
     status = wait_until(complete, timeout=90, what="Job once to complete")

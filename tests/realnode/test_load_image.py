@@ -16,20 +16,8 @@ from tests.support.wait import wait_until
 
 def _load(source: Path, name: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "podpatterns",
-            "dev-cluster",
-            "load-image",
-            str(source),
-            "--name",
-            name,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+        [sys.executable, "-m", "podpatterns", "dev-cluster", "load-image", str(source),
+         "--name", name], capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("form", ["archive", "layout-folder"])
@@ -51,38 +39,19 @@ def test_loaded_image_runs_on_the_real_node(
     name = f"localhost/tests/loaded-{form}:1.0"
     loaded = _load(source, name)
     assert loaded.returncode == 0, loaded.stderr
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "loaded"},
-        "spec": on_real_node(
-            {
-                "restartPolicy": "Never",
-                "containers": [
-                    {
-                        "name": "c",
-                        "image": name,
-                        "imagePullPolicy": "Never",
-                        "command": ["echo", "ran from a loaded image"],
-                    }
-                ],
-            }
-        ),
-    }
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "loaded"},
+           "spec": on_real_node({"restartPolicy": "Never", "containers": [{
+               "name": "c", "image": name, "imagePullPolicy": "Never",
+               "command": ["echo", "ran from a loaded image"]}]})}
     cluster.create(pod, "-n", namespace)
-    wait_until(
-        lambda: cluster.get("pod", "loaded", "-n", namespace)["status"].get("phase") == "Succeeded",
-        timeout=60,
-        what="the Pod to run to completion",
-    )
+    wait_until(lambda: cluster.get("pod", "loaded", "-n", namespace)["status"].get("phase")
+               == "Succeeded", timeout=60, what="the Pod to run to completion")
     assert cluster.kubectl("logs", "loaded", "-n", namespace).stdout.strip() == (
-        "ran from a loaded image"
-    )
+        "ran from a loaded image")
 
 
-def test_a_short_image_name_is_refused_with_the_reason(
-    tmp_path: Path, cluster: Cluster, real_node: str
-) -> None:
+def test_a_short_image_name_is_refused_with_the_reason(tmp_path: Path, cluster: Cluster,
+                                                        real_node: str) -> None:
     archive = tmp_path / "x.tar"
     with tarfile.open(archive, "w"):
         pass

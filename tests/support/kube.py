@@ -48,14 +48,15 @@ class Cluster:
 
     def apply(self, manifests: dict[str, Any] | Sequence[dict[str, Any]], *extra: str) -> str:
         docs = [manifests] if isinstance(manifests, dict) else list(manifests)
-        return self.kubectl("apply", "-f", "-", *extra, input=yaml.safe_dump_all(docs)).stdout
-
-    def create(
-        self, manifest: dict[str, Any], *extra: str, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
         return self.kubectl(
-            "create", "-f", "-", *extra, input=yaml.safe_dump(manifest), check=check
-        )
+            "apply", "-f", "-", *extra, input=yaml.safe_dump_all(docs)
+        ).stdout
+
+    def create(self, manifest: dict[str, Any], *extra: str, check: bool = True) -> (
+        subprocess.CompletedProcess[str]
+    ):
+        return self.kubectl("create", "-f", "-", *extra, input=yaml.safe_dump(manifest),
+                            check=check)
 
 
 def cluster_env(kubeconfig: Path, kubectl_dir: Path | None) -> dict[str, str]:

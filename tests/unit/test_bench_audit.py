@@ -26,11 +26,8 @@ def event(
     received: str = "2026-11-25T14:42:01.123456Z",
 ) -> dict[str, Any]:
     """An audit.k8s.io/v1 Event as the API server writes it at Metadata level."""
-    ref: dict[str, Any] = {
-        "resource": resource,
-        "namespace": namespace,
-        "apiVersion": f"{group}/v1" if group else "v1",
-    }
+    ref: dict[str, Any] = {"resource": resource, "namespace": namespace,
+                           "apiVersion": f"{group}/v1" if group else "v1"}
     if name:
         ref["name"] = name
     if group:
@@ -76,9 +73,8 @@ def test_a_line_becomes_an_event_with_user_verb_resource_and_time() -> None:
 
 
 def test_resources_carry_their_group_and_subresource() -> None:
-    status = audit.parse_line(
-        line(verb="patch", resource="podpatterns", group="podpatterns.dev", subresource="status")
-    )
+    status = audit.parse_line(line(verb="patch", resource="podpatterns",
+                                   group="podpatterns.dev", subresource="status"))
     binding = audit.parse_line(line(verb="create", resource="pods", subresource="binding"))
     events = audit.parse_line(line(verb="create", resource="events", group="events.k8s.io"))
     assert status is not None and binding is not None and events is not None
@@ -104,16 +100,14 @@ def test_only_writes_are_counted_by_user_verb_and_resource() -> None:
     events = [
         audit.parse_event(event("create", "pods")),
         audit.parse_event(event("create", "pods")),
-        audit.parse_event(
-            event("patch", "podpatterns", group="podpatterns.dev", subresource="status", code=200)
-        ),
+        audit.parse_event(event("patch", "podpatterns", group="podpatterns.dev",
+                                subresource="status", code=200)),
         audit.parse_event(event("get", "pods", code=200)),
         audit.parse_event(event("list", "pods", code=200)),
         audit.parse_event(event("watch", "pods", code=200)),
         audit.parse_event(event("create", "pods", user=KCM)),
-        audit.parse_event(
-            event("update", "replicasets", group="apps", subresource="status", user=KCM, code=200)
-        ),
+        audit.parse_event(event("update", "replicasets", group="apps", subresource="status",
+                                user=KCM, code=200)),
         audit.parse_event(event("delete", "pods", user=KCM, code=200)),
         audit.parse_event(event("deletecollection", "pods", user=KCM, code=200)),
     ]
@@ -137,9 +131,8 @@ def test_only_writes_are_counted_by_user_verb_and_resource() -> None:
 def test_counting_filters_by_namespace_user_and_time_window() -> None:
     events = [
         audit.parse_event(event("create", "pods", received="2026-11-25T10:00:00Z")),
-        audit.parse_event(
-            event("create", "pods", namespace="other", received="2026-11-25T10:00:01Z")
-        ),
+        audit.parse_event(event("create", "pods", namespace="other",
+                                received="2026-11-25T10:00:01Z")),
         audit.parse_event(event("create", "pods", user=KCM, received="2026-11-25T10:00:02Z")),
         audit.parse_event(event("create", "pods", received="2026-11-25T10:00:03Z")),
     ]
@@ -172,8 +165,10 @@ def test_the_last_write_and_the_lists_that_show_a_namespace_is_watched() -> None
         audit.parse_event(event("create", "pods", received="2026-11-25T10:00:05Z")),
         audit.parse_event(event("create", "pods", user=KCM, received="2026-11-25T10:00:09Z")),
     ]
-    assert audit.listed(events, OPERATOR, "ppbench-1") == {"pods", "podpatterns.podpatterns.dev"}
-    assert audit.last_write(events, [OPERATOR]) == audit.parse_timestamp("2026-11-25T10:00:05Z")
+    assert audit.listed(events, OPERATOR, "ppbench-1") == {"pods",
+                                                           "podpatterns.podpatterns.dev"}
+    assert audit.last_write(events, [OPERATOR]) == audit.parse_timestamp(
+        "2026-11-25T10:00:05Z")
     assert audit.last_write(events, ["nobody"]) is None
 
 
@@ -200,11 +195,10 @@ def test_the_tail_filter_sees_raw_lines_before_parsing(tmp_path: Path) -> None:
     log = tmp_path / "audit.log"
     tail = audit.AuditTail(log)  # the file does not exist yet
     assert tail.offset == 0 and tail.read() == []
-    log.write_text(
-        line(verb="create", resource="pods", namespace="ppbench-1")
-        + line(verb="create", resource="pods", namespace="kube-system")
-        + line(verb="patch", resource="leases", namespace="kube-node-lease", user=OPERATOR)
-    )
+    log.write_text(line(verb="create", resource="pods", namespace="ppbench-1")
+                   + line(verb="create", resource="pods", namespace="kube-system")
+                   + line(verb="patch", resource="leases", namespace="kube-node-lease",
+                          user=OPERATOR))
     kept = tail.read(audit.mentions("ppbench-1"))
     assert [e.namespace for e in kept] == ["ppbench-1"]
     assert tail.offset == log.stat().st_size
@@ -212,9 +206,6 @@ def test_the_tail_filter_sees_raw_lines_before_parsing(tmp_path: Path) -> None:
 
 def test_a_whole_file_can_be_read_at_once(tmp_path: Path) -> None:
     log = tmp_path / "audit.log"
-    log.write_text(
-        line(verb="create", resource="pods")
-        + "garbage\n"
-        + line(verb="get", resource="pods", code=200)
-    )
+    log.write_text(line(verb="create", resource="pods") + "garbage\n"
+                   + line(verb="get", resource="pods", code=200))
     assert [e.verb for e in audit.iter_file(log)] == ["create", "get"]

@@ -39,9 +39,8 @@ def test_the_many_replica_pair_alternates_and_comes_after_each_repeat() -> None:
 def test_steady_state_is_counted_once_per_system_at_the_largest_size() -> None:
     runs = schedule((10, 100), 100, 3)
     steady = [(r.system, r.objects, r.replicas) for r in runs if r.steady]
-    assert sorted(steady) == sorted(
-        [(s, 100, 1) for s in SYSTEMS] + [(PODPATTERN, 1, 100), (DEPLOYMENT, 1, 100)]
-    )
+    assert sorted(steady) == sorted([(s, 100, 1) for s in SYSTEMS]
+                                    + [(PODPATTERN, 1, 100), (DEPLOYMENT, 1, 100)])
     assert not any(r.steady for r in schedule((10,), 0, 1, steady=False))
 
 
@@ -57,21 +56,9 @@ def test_presets_and_overrides() -> None:
     assert FULL.repeats >= 3 and DEFAULT.repeats >= 3 and DEFAULT.replace_trials >= 30
     quick = make_plan(parser.parse_args(["--quick"]))
     assert quick == QUICK and not quick.restart and quick.repeats == 1
-    custom = make_plan(
-        parser.parse_args(
-            [
-                "--modes",
-                "b",
-                "--sizes",
-                "5,50",
-                "--repeats",
-                "5",
-                "--skip",
-                "idle,rollout",
-                "--no-restart",
-            ]
-        )
-    )
+    custom = make_plan(parser.parse_args(
+        ["--modes", "b", "--sizes", "5,50", "--repeats", "5", "--skip", "idle,rollout",
+         "--no-restart"]))
     assert custom.modes == ("B",) and custom.sizes == (5, 50) and custom.repeats == 5
     assert custom.skip == frozenset({"idle", "rollout"}) and not custom.restart
 
@@ -80,9 +67,5 @@ def test_the_cluster_is_sized_for_the_largest_step_that_runs() -> None:
     assert FULL.max_pods() == 1000
     assert QUICK.max_pods() < 110
     assert replace(DEFAULT, skip=frozenset({"idle"})).max_pods() == 100
-    assert (
-        replace(
-            DEFAULT, sizes=(5,), replica_scenario=0, skip=frozenset({"idle", "replace"})
-        ).max_pods()
-        == 40
-    )
+    assert replace(DEFAULT, sizes=(5,), replica_scenario=0,
+                   skip=frozenset({"idle", "replace"})).max_pods() == 40

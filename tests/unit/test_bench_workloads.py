@@ -28,9 +28,8 @@ def test_legacy_sidecars_keep_the_main_container_patchable() -> None:
     assert {c["name"] for c in spec["containers"]} == {"app", "log-shipper", "metrics"}
     body, content_type = workloads.image_patch(workloads.DEPLOYMENT, "img:2", spec)
     index = [c["name"] for c in spec["containers"]].index("app")
-    assert body == [
-        {"op": "replace", "path": f"/spec/template/spec/containers/{index}/image", "value": "img:2"}
-    ]
+    assert body == [{"op": "replace", "path": f"/spec/template/spec/containers/{index}/image",
+                     "value": "img:2"}]
     assert content_type == "application/json-patch+json"
 
 
@@ -39,15 +38,12 @@ def test_the_same_rollout_strategy_for_podpatterns_and_deployments() -> None:
     spec = workloads.pod_spec((1, 37))
     pattern = workloads.manifest(workloads.PODPATTERN, "a", "ns", 10, spec, rollout=strategy)
     deploy = workloads.manifest(workloads.DEPLOYMENT, "a", "ns", 10, spec, rollout=strategy)
-    assert pattern["spec"]["workload"] == {
-        "kind": "Pod",
-        "replicas": 10,
-        "rollout": {"maxSurge": 2, "maxUnavailable": "10%"},
-    }
-    assert deploy["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 2, "maxUnavailable": "10%"}
+    assert pattern["spec"]["workload"] == {"kind": "Pod", "replicas": 10,
+                                           "rollout": {"maxSurge": 2, "maxUnavailable": "10%"}}
+    assert deploy["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 2,
+                                                           "maxUnavailable": "10%"}
     assert workloads.image_patch(workloads.PODPATTERN, "img:2", spec)[0] == {
-        "spec": {"main": {"image": "img:2"}}
-    }
+        "spec": {"main": {"image": "img:2"}}}
 
 
 def pod(name: str, uid: str, *, ready: bool = False, deleting: bool = False) -> dict[str, object]:

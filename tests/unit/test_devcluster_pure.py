@@ -46,17 +46,12 @@ def test_wrapper_gomod_refuses_a_gomod_without_staging_modules() -> None:
 def test_gpu_node_has_the_resource_label_and_taint() -> None:
     manifests = nodes.kwok_nodes(3, 1, nodes.NodeShape())
     assert [m["metadata"]["name"] for m in manifests] == [
-        "kwok-worker-1",
-        "kwok-worker-2",
-        "kwok-worker-3",
-        "kwok-gpu-1",
-    ]
+        "kwok-worker-1", "kwok-worker-2", "kwok-worker-3", "kwok-gpu-1"]
     gpu = manifests[-1]
     assert gpu["status"]["allocatable"]["nvidia.com/gpu"] == "4"
     assert gpu["metadata"]["labels"]["nvidia.com/gpu.present"] == "true"
     assert gpu["spec"]["taints"] == [
-        {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
-    ]
+        {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
     assert "taints" not in manifests[0]["spec"]
     assert manifests[0]["status"]["allocatable"]["pods"] == "110"
 
@@ -81,21 +76,16 @@ def test_pki_is_kept_across_calls_and_the_server_cert_covers_the_service_ip(
 ) -> None:
     from cryptography import x509
 
-    first = pki.ensure(
-        tmp_path,
-        apiserver_ips=["127.0.0.1", "10.96.0.1"],
-        apiserver_names=["kubernetes.default.svc"],
-    )
+    first = pki.ensure(tmp_path, apiserver_ips=["127.0.0.1", "10.96.0.1"],
+                       apiserver_names=["kubernetes.default.svc"])
     before = first.apiserver.cert.read_bytes()
-    second = pki.ensure(
-        tmp_path,
-        apiserver_ips=["127.0.0.1", "10.96.0.1"],
-        apiserver_names=["kubernetes.default.svc"],
-    )
+    second = pki.ensure(tmp_path, apiserver_ips=["127.0.0.1", "10.96.0.1"],
+                        apiserver_names=["kubernetes.default.svc"])
     assert second.apiserver.cert.read_bytes() == before
     cert = x509.load_pem_x509_certificate(before)
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert {str(i) for i in san.get_values_for_type(x509.IPAddress)} == {"127.0.0.1", "10.96.0.1"}
+    assert {str(i) for i in san.get_values_for_type(x509.IPAddress)} == {"127.0.0.1",
+                                                                        "10.96.0.1"}
     admin = x509.load_pem_x509_certificate(first.client(pki.ADMIN).cert.read_bytes())
     groups = admin.subject.get_attributes_for_oid(x509.oid.NameOID.ORGANIZATION_NAME)
     assert [g.value for g in groups] == ["system:masters"]
