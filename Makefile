@@ -18,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 test: $(VENV)/.installed lint
 	@if [ -z "$$PODPATTERNS_TEST_KUBECONFIG" ]; then $(PODPATTERNS) dev-cluster build; fi
 	$(PY) -m tests.support.otelcol
+	$(PY) -m tests.support.monitoring_tools
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 ## unit: the fast tests that need no cluster

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from podpatterns.controller.handlers import READY_LINE
-from tests.support.kube import Cluster
+from tests.support.kube import Cluster, KubectlError
 from tests.support.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,11 +118,31 @@ class Operator:
         assert "Traceback" not in text, f"the operator logged an unhandled error:\n{text[-5000:]}"
 
 
+def gitops_health_violations(cluster: Cluster, namespace: str) -> list[str]:
+    """kstatus' rules (tests/support/kstatus.py) on every PodPattern status in `namespace`."""
+    from tests.support import kstatus
+
+    try:
+        listing = cluster.get("podpatterns", "-n", namespace)
+    except KubectlError:
+        return []  # a test that removed the namespace or the CRD leaves nothing to read
+    return [
+        problem
+        for body in listing["items"]
+        if body.get("status") and not body["metadata"].get("deletionTimestamp")
+        for problem in kstatus.violations(body)
+    ]
+
+
 @pytest.fixture
 def operator(cluster: Cluster, crds: None, namespace: str, tmp_path: Path) -> Iterator[Operator]:
     running = Operator(cluster, namespace, tmp_path)
     running.start()
     yield running
-    running.stop()
+    try:
+        # Every e2e test leaves statuses behind: each must read right to GitOps tools.
+        assert gitops_health_violations(cluster, namespace) == []
+    finally:
+        running.stop()
     if os.environ.get("PODPATTERNS_SHOW_OPERATOR_LOG") == "1":
         print(running.log(all_runs=True))

@@ -43,6 +43,8 @@ def test_create_reports_status_and_owns_the_pods(
         "Ready": "True",
         "Progressing": "False",
         "Degraded": "False",
+        "Reconciling": "False",
+        "Stalled": "False",
     }
     for item in status["conditions"]:
         assert item["lastTransitionTime"] and item["observedGeneration"] == 1

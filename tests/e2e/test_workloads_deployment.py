@@ -53,6 +53,8 @@ def test_the_deployment_is_owned_labelled_and_mirrored(
         "Ready": "True",
         "Progressing": "False",
         "Degraded": "False",
+        "Reconciling": "False",
+        "Stalled": "False",
     }
 
     obj = get(cluster, "deployment", namespace, "web")

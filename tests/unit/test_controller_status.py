@@ -111,6 +111,22 @@ def test_all_pods_ready_is_phase_ready_with_every_declared_field() -> None:
                 "lastTransitionTime": "2025-01-01T12:00:00Z",
                 "observedGeneration": 4,
             },
+            {
+                "type": "Reconciling",
+                "status": "False",
+                "reason": "Settled",
+                "message": "the status matches the spec",
+                "lastTransitionTime": "2025-01-01T12:00:00Z",
+                "observedGeneration": 4,
+            },
+            {
+                "type": "Stalled",
+                "status": "False",
+                "reason": "AsExpected",
+                "message": "",
+                "lastTransitionTime": "2025-01-01T12:00:00Z",
+                "observedGeneration": 4,
+            },
         ],
     }
 

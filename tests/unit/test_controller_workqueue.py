@@ -97,3 +97,27 @@ def test_close_cancels_timers_and_ignores_new_kicks() -> None:
 
     asyncio.run(scenario())
     assert runs == []
+
+
+def test_depth_and_scheduled_count_keys_not_kicks() -> None:
+    release = asyncio.Event()
+    seen: list[tuple[int, int]] = []
+
+    async def work(key: str) -> float | None:
+        await release.wait()
+        return 30.0 if key == "later" else None
+
+    async def scenario() -> None:
+        queue: WorkQueue[str] = WorkQueue(work)
+        for key in ("a", "a", "b", "later"):
+            queue.kick(key)
+        await asyncio.sleep(0)
+        queue.kick("a")  # kicked again while running: still one key
+        seen.append((queue.depth(), queue.scheduled()))
+        release.set()
+        await queue.join()
+        seen.append((queue.depth(), queue.scheduled()))
+        await queue.close()
+
+    asyncio.run(scenario())
+    assert seen == [(3, 0), (0, 1)]

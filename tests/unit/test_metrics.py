@@ -16,6 +16,7 @@ from podpatterns.controller.metrics import (
     Metrics,
     parse_address,
     pattern_gauges,
+    pattern_series,
     request_resource,
     request_verb,
 )
@@ -193,3 +194,91 @@ def test_the_endpoint_serves_the_registry_and_reads_gauges_on_the_loop() -> None
     assert threads == [runner]  # read on the operator's loop, not the server's thread
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
+
+
+def _body(namespace: str, name: str, phase: str, **truth: bool) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": namespace, "name": name},
+        "spec": {"workload": {"kind": "Deployment"}, "sidecars": [{"profile": "audit"}]},
+        "status": {
+            "phase": phase,
+            "conditions": [
+                {"type": kind, "status": "True" if value else "False", "reason": "Any"}
+                for kind, value in truth.items()
+            ],
+        },
+    }
+
+
+def test_per_object_series_are_one_per_pattern_and_condition_type() -> None:
+    index = {
+        ("a", "web"): [_body("a", "web", "Ready", Ready=True, Degraded=False)],
+        ("b", "api"): [_body("b", "api", "Degraded", Ready=False, Degraded=True)],
+        ("b", "new"): [{"metadata": {"namespace": "b", "name": "new"}, "spec": {}}],
+    }
+    series = pattern_series(index)
+    by = {(name, tuple(sorted(labels.items()))): value for name, labels, value in series}
+    assert (
+        by[
+            (
+                "podpatterns_podpattern_condition",
+                (("name", "api"), ("namespace", "b"), ("type", "Degraded")),
+            )
+        ]
+        == 1
+    )
+    assert (
+        by[
+            (
+                "podpatterns_podpattern_condition",
+                (("name", "web"), ("namespace", "a"), ("type", "Ready")),
+            )
+        ]
+        == 1
+    )
+    phases = [labels for name, labels, _ in series if name == "podpatterns_podpattern_phase"]
+    assert phases == [
+        {"namespace": "a", "name": "web", "phase": "Ready", "kind": "Deployment"},
+        {"namespace": "b", "name": "api", "phase": "Degraded", "kind": "Deployment"},
+    ]
+    assert by[("podpatterns_sidecarprofile_consumers", (("profile", "audit"),))] == 2
+    assert by[("podpatterns_sidecarprofile_failing_consumers", (("profile", "audit"),))] == 1
+    # Bounded: labels are only namespace, name, type, phase, kind and profile.
+    assert {key for _, labels, _ in series for key in labels} <= {
+        "namespace",
+        "name",
+        "type",
+        "phase",
+        "kind",
+        "profile",
+    }
+
+
+def test_labelled_gauges_are_served_and_requests_counted() -> None:
+    metrics = Metrics()
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    seen_active: list[bool] = []
+
+    def labelled(active: bool) -> list[Any]:
+        seen_active.append(active)
+        return [("podpatterns_workqueue_depth", {"queue": "podpatterns"}, 3.0)]
+
+    try:
+        metrics.watch(dict, loop, peering=True, labelled=labelled)
+        port = metrics.serve("127.0.0.1", 0)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+    finally:
+        metrics.close()
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(timeout=10)
+        loop.close()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("podpatterns_workqueue_depth", (("queue", "podpatterns"),))] == 3
+    assert seen_active == [False]  # a peer starts paused: per-object series are left out

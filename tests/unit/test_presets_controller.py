@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime
 from typing import Any
 
 from podpatterns.controller.generated import plan_generated, with_applied_hash
-from podpatterns.controller.profiles import ProfileCache, UsedBy, referenced, used_by_patch
+from podpatterns.controller.profiles import (
+    ProfileCache,
+    UsedBy,
+    profile_status_patch,
+    referenced,
+    used_by_patch,
+)
 from podpatterns.render.workloads import APPLIED_HASH_ANNOTATION
 
 UID = "6f1c0e9a-1b2d-4c3e-8f40-0000000000aa"
@@ -166,8 +173,39 @@ async def _run(fn: Any, *args: Any) -> Any:
     return fn(*args)
 
 
+NOW = datetime.datetime(2025, 1, 1, 12, tzinfo=datetime.UTC)
+
+
+def written(name: str, users: int, generation: int = 1) -> dict[str, Any]:
+    """A profile whose status the operator wrote for `users` at `generation`."""
+    status = profile_status_patch(profile(name, generation), users, NOW)
+    assert status is not None
+    return profile(name, generation, **status)
+
+
+def test_the_profile_status_follows_kstatus_and_is_written_once_per_generation() -> None:
+    fresh = profile_status_patch(profile("a"), 0, NOW)
+    assert fresh is not None and fresh["usedBy"] == 0 and fresh["observedGeneration"] == 1
+    assert [(c["type"], c["status"]) for c in fresh["conditions"]] == [
+        ("Ready", "True"),
+        ("Reconciling", "False"),
+        ("Stalled", "False"),
+    ]
+    assert all(c["observedGeneration"] == 1 for c in fresh["conditions"])
+    later = NOW + datetime.timedelta(hours=1)
+    assert profile_status_patch(written("a", 0), 0, later) is None  # steady: no write
+    assert profile_status_patch(written("a", 0), 2, later)["usedBy"] == 2  # type: ignore[index]
+    edited = written("a", 0)
+    edited["metadata"]["generation"] = 2
+    patch = profile_status_patch(edited, 0, later)
+    assert patch is not None and patch["observedGeneration"] == 2
+    # The Ready condition stayed True: its transition time stays.
+    assert patch["conditions"][0]["lastTransitionTime"] == "2025-01-01T12:00:00Z"
+    assert profile_status_patch(None, 1, NOW) is None
+
+
 def test_used_by_writes_only_changes() -> None:
-    profiles = {"audit": [profile("audit", usedBy=1)]}
+    profiles = {"audit": [written("audit", 1)]}
     users: dict[str, list[tuple[str, str]]] = {"audit": [("shop", "web")]}
     api = FakeApi()
     used = UsedBy(api=api, cache=ProfileCache(profiles, users), run=_run)
@@ -178,7 +216,7 @@ def test_used_by_writes_only_changes() -> None:
         users["audit"].append(("shop", "api"))
         await used.sync("audit")
         await used.sync("audit")  # the watch has not shown our patch yet: no second write
-        assert api.patches == [("audit", {"usedBy": 2})]
+        assert [(name, patch["usedBy"]) for name, patch in api.patches] == [("audit", 2)]
         assert await used.sync("gone") is None and len(api.patches) == 1
 
     asyncio.run(go())
@@ -195,7 +233,7 @@ def test_used_by_remembers_what_a_pattern_named() -> None:
 
 
 def test_a_namespaced_operator_reports_only_profiles_its_patterns_use() -> None:
-    profiles = {"audit": [profile("audit", usedBy=3)], "other": [profile("other", usedBy=2)]}
+    profiles = {"audit": [written("audit", 3)], "other": [written("other", 2)]}
     users: dict[str, list[tuple[str, str]]] = {"audit": [("mine", "web")]}
     api = FakeApi()
     used = UsedBy(api=api, cache=ProfileCache(profiles, users), run=_run, cluster_wide=False)
@@ -204,10 +242,10 @@ def test_a_namespaced_operator_reports_only_profiles_its_patterns_use() -> None:
         await used.sync("other")  # no users here: another operator's count stands
         await used.sync("audit")
         users["audit"].clear()
-        profiles["audit"] = [profile("audit", generation=2, usedBy=1)]
+        profiles["audit"] = [written("audit", 1, generation=2)]
         await used.sync("audit")  # its last user went: reported once more
-        profiles["audit"] = [profile("audit", generation=3, usedBy=0)]
+        profiles["audit"] = [written("audit", 0, generation=3)]
         await used.sync("audit")
 
     asyncio.run(go())
-    assert api.patches == [("audit", {"usedBy": 1}), ("audit", {"usedBy": 0})]
+    assert [(name, patch["usedBy"]) for name, patch in api.patches] == [("audit", 1), ("audit", 0)]

@@ -85,6 +85,8 @@ def test_an_available_deployment_is_ready() -> None:
         "Ready": ("True", "PodsReady"),
         "Progressing": ("False", "Complete"),
         "Degraded": ("False", "AsExpected"),
+        "Reconciling": ("False", "Settled"),
+        "Stalled": ("False", "AsExpected"),
     }
     assert all(c["observedGeneration"] == 2 for c in status["conditions"])
 
@@ -242,6 +244,8 @@ def test_a_completed_job() -> None:
         "Ready": ("True", "JobComplete"),
         "Progressing": ("False", "JobComplete"),
         "Degraded": ("False", "AsExpected"),
+        "Reconciling": ("False", "Settled"),
+        "Stalled": ("False", "AsExpected"),
     }
 
 

@@ -36,7 +36,13 @@ from podpatterns.controller.generated import (
 from podpatterns.controller.generated import pattern_objects as generated_objects
 from podpatterns.controller.indexes import LabelledObjects
 from podpatterns.controller.kube import GROUP, PLURAL, VERSION, KubeApi
-from podpatterns.controller.metrics import Metrics, pattern_gauges
+from podpatterns.controller.metrics import (
+    Metrics,
+    Series,
+    pattern_gauges,
+    pattern_series,
+    queue_series,
+)
 from podpatterns.controller.peering import ensure_peering
 from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod
 from podpatterns.controller.profiles import (
@@ -345,10 +351,21 @@ async def _start_metrics(
     if existing is not None:
         return existing
     metrics = Metrics()
+
+    def labelled(active: bool) -> list[Series]:
+        # The controller (and its queues) is made after the endpoint starts serving.
+        controller: Controller | None = getattr(memo, "controller", None)
+        queues = {
+            "podpatterns": controller.queue if controller else None,
+            "sidecarprofiles": controller.profile_queue if controller else None,
+        }
+        return queue_series(queues) + (pattern_series(patterns) if active else [])
+
     metrics.watch(
         lambda: pattern_gauges(patterns),
         asyncio.get_running_loop(),
         peering=options.peering is not None,
+        labelled=labelled,
     )
     host, port = options.metrics_address
     try:

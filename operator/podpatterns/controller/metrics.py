@@ -19,6 +19,18 @@ nothing is exported that the operator did not define.
 - `podpatterns_active`: 1 while this process handles events, 0 while it is a paused peer.
   Kopf keeps its pause to itself, so this follows what its peering says in its log
   ("Pausing operations ...", "Resuming operations ..."); a peer starts paused.
+- `podpatterns_api_requests_total{verb,resource}`: every request of the operator's client,
+  answered or not: the writes (create, patch, delete) are what the API server pays for.
+- `podpatterns_workqueue_depth{queue}` and `podpatterns_workqueue_scheduled{queue}`: keys
+  with work due now (running or waiting to run), and keys waiting for a delay (retries,
+  expectations); `queue` is `podpatterns` or `sidecarprofiles`.
+- Per object, only while this process is active (a paused peer's caches are stale):
+  `podpatterns_podpattern_condition{namespace,name,type}` (1 True, 0 otherwise) and
+  `podpatterns_podpattern_phase{namespace,name,phase,kind}` (1, the current phase only,
+  `kind` the workload kind), `podpatterns_sidecarprofile_consumers{profile}` and
+  `podpatterns_sidecarprofile_failing_consumers{profile}`. Their number is bounded by the
+  objects: 7 series per PodPattern, 2 per SidecarProfile, no label per Pod, reason or
+  message; a PodPattern's series go when it does.
 """
 
 from __future__ import annotations
@@ -48,6 +60,10 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 SNAPSHOT_TIMEOUT = 5.0
 
 Snapshot = Callable[[], Mapping[str, float]]
+Series = tuple[str, Mapping[str, str], float]
+"""(family, labels, value) of one labelled gauge sample."""
+LabelledSnapshot = Callable[[bool], Sequence[Series]]
+"""The labelled gauges, given whether this process is active."""
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -72,6 +88,12 @@ class Metrics:
             "podpatterns_reconcile_duration_seconds",
             "How long one reconcile of a PodPattern took.",
             buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.api_requests = Counter(
+            "podpatterns_api_requests",
+            "Requests of the operator's API client, by verb and resource.",
+            ["verb", "resource"],
             registry=self.registry,
         )
         self.api_errors = Counter(
@@ -109,16 +131,24 @@ class Metrics:
 
     def instrument(self, api: KubeApi) -> KubeApi:
         """The same client (configuration, pool, rate limit), counting failed requests."""
-        return CountingKubeApi(api, self.api_errors)
+        return CountingKubeApi(api, self.api_errors, self.api_requests)
 
-    def watch(self, snapshot: Snapshot, loop: asyncio.AbstractEventLoop, *, peering: bool) -> None:
-        """Gauges read when scraped: `snapshot` runs on the operator's event loop, so it sees
-        Kopf's indexes between two changes, never in the middle of one."""
+    def watch(
+        self,
+        snapshot: Snapshot,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        peering: bool,
+        labelled: LabelledSnapshot | None = None,
+    ) -> None:
+        """Gauges read when scraped: `snapshot` (and `labelled`) run on the operator's event
+        loop, so they see Kopf's indexes between two changes, never in the middle of one."""
         active = self._active = ActiveFlag(peering=peering)
         active.attach()
 
-        def values() -> Mapping[str, float]:
-            return {**snapshot(), "podpatterns_active": 1 if active.active else 0}
+        def values() -> tuple[Mapping[str, float], Sequence[Series]]:
+            plain = {**snapshot(), "podpatterns_active": 1 if active.active else 0}
+            return plain, (labelled(active.active) if labelled is not None else ())
 
         self.registry.register(_Gauges(values, loop))
 
@@ -141,9 +171,10 @@ class Metrics:
 
 
 class CountingKubeApi(KubeApi):
-    def __init__(self, api: KubeApi, errors: Counter) -> None:
+    def __init__(self, api: KubeApi, errors: Counter, requests: Counter | None = None) -> None:
         super().__init__(api.client, timeout=api.timeout, limiter=api.limiter)
         self._errors = errors
+        self._requests = requests
 
     def request(
         self,
@@ -154,14 +185,13 @@ class CountingKubeApi(KubeApi):
         body: object = None,
         content_type: str = "application/json",
     ) -> Any:
+        verb, resource = request_verb(method, path, query), request_resource(path)
+        if self._requests is not None:
+            self._requests.labels(verb=verb, resource=resource).inc()
         try:
             return super().request(method, path, query=query, body=body, content_type=content_type)
         except ApiError as failure:
-            self._errors.labels(
-                verb=request_verb(method, path, query),
-                resource=request_resource(path),
-                code=str(failure.status),
-            ).inc()
+            self._errors.labels(verb=verb, resource=resource, code=str(failure.status)).inc()
             raise
 
 
@@ -198,7 +228,11 @@ def request_verb(method: str, path: str, query: Iterable[tuple[str, str]] = ()) 
 
 
 class _Gauges(Collector):
-    def __init__(self, snapshot: Snapshot, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        snapshot: Callable[[], tuple[Mapping[str, float], Sequence[Series]]],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
         self._snapshot = snapshot
         self._loop = loop
 
@@ -206,11 +240,12 @@ class _Gauges(Collector):
         return []  # values are read at scrape time only
 
     def collect(self) -> Iterator[Metric]:
-        async def read() -> Mapping[str, float]:
+        async def read() -> tuple[Mapping[str, float], Sequence[Series]]:
             return self._snapshot()
 
         try:
-            values = asyncio.run_coroutine_threadsafe(read(), self._loop).result(SNAPSHOT_TIMEOUT)
+            future = asyncio.run_coroutine_threadsafe(read(), self._loop)
+            values, series = future.result(SNAPSHOT_TIMEOUT)
         except (concurrent.futures.TimeoutError, RuntimeError) as failure:
             # A loop that is busy for seconds or shutting down: leave the gauges out of this
             # scrape rather than report something made up.
@@ -219,6 +254,13 @@ class _Gauges(Collector):
         for name, (help_text, _) in GAUGES.items():
             if name in values:
                 yield GaugeMetricFamily(name, help_text, value=values[name])
+        for name, (help_text, labels) in LABELLED.items():
+            family = GaugeMetricFamily(name, help_text, labels=labels)
+            for family_name, sample_labels, value in series:
+                if family_name == name:
+                    values_of = [str(sample_labels.get(label, "")) for label in labels]
+                    family.add_metric(values_of, value)
+            yield family
 
 
 GAUGES: dict[str, tuple[str, None]] = {
@@ -235,6 +277,100 @@ GAUGES: dict[str, tuple[str, None]] = {
         None,
     ),
 }
+
+
+LABELLED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "podpatterns_workqueue_depth": (
+        "Keys of the work queue with work due now (running or waiting to run).",
+        ("queue",),
+    ),
+    "podpatterns_workqueue_scheduled": (
+        "Keys of the work queue waiting for a delay (retries, expectations).",
+        ("queue",),
+    ),
+    "podpatterns_podpattern_condition": (
+        "A condition of a PodPattern: 1 while True, 0 while False or Unknown.",
+        ("namespace", "name", "type"),
+    ),
+    "podpatterns_podpattern_phase": (
+        "The phase of a PodPattern (1; only the current phase has a series), with its "
+        "workload kind.",
+        ("namespace", "name", "phase", "kind"),
+    ),
+    "podpatterns_sidecarprofile_consumers": (
+        "PodPatterns that name the SidecarProfile.",
+        ("profile",),
+    ),
+    "podpatterns_sidecarprofile_failing_consumers": (
+        "PodPatterns that name the SidecarProfile and are Degraded, Invalid or Failed.",
+        ("profile",),
+    ),
+}
+CONDITION_SERIES = ("Valid", "Ready", "Progressing", "Degraded", "Reconciling", "Stalled")
+FAILING_PHASES = frozenset({"Degraded", "Invalid", "Failed"})
+
+
+def pattern_series(patterns: Mapping[Any, Iterable[Mapping[str, Any]]]) -> list[Series]:
+    """Per-PodPattern and per-SidecarProfile gauges from the index of PodPattern bodies.
+
+    Only what the status says, and a fixed set of condition types: a series per object
+    and type, never per Pod or per reason, so the count stays bounded by the objects.
+    """
+    series: list[Series] = []
+    consumers: dict[str, int] = {}
+    failing: dict[str, int] = {}
+    for key in sorted(list(patterns), key=str):
+        for body in patterns.get(key, ()):
+            meta = body.get("metadata") or {}
+            where = {"namespace": str(meta.get("namespace") or ""), "name": str(meta.get("name"))}
+            status = body.get("status") or {}
+            truth = {
+                str(item.get("type")): item.get("status") == "True"
+                for item in status.get("conditions") or ()
+                if isinstance(item, Mapping)
+            }
+            for kind in CONDITION_SERIES:
+                if kind in truth:
+                    labels = {**where, "type": kind}
+                    series.append(("podpatterns_podpattern_condition", labels, float(truth[kind])))
+            phase = status.get("phase")
+            if isinstance(phase, str) and phase:
+                workload = ((body.get("spec") or {}).get("workload") or {}).get("kind") or "Pod"
+                labels = {**where, "phase": phase, "kind": str(workload)}
+                series.append(("podpatterns_podpattern_phase", labels, 1.0))
+            for profile in _profiles_named(body):
+                consumers[profile] = consumers.get(profile, 0) + 1
+                failing[profile] = failing.get(profile, 0) + (phase in FAILING_PHASES)
+    for profile in sorted(consumers):
+        labels = {"profile": profile}
+        series.append(("podpatterns_sidecarprofile_consumers", labels, float(consumers[profile])))
+        series.append(
+            ("podpatterns_sidecarprofile_failing_consumers", labels, float(failing[profile]))
+        )
+    return series
+
+
+def _profiles_named(body: Mapping[str, Any]) -> list[str]:
+    sidecars = (body.get("spec") or {}).get("sidecars")
+    names: list[str] = []
+    for sidecar in sidecars if isinstance(sidecars, list) else ():
+        name = sidecar.get("profile") if isinstance(sidecar, Mapping) else None
+        if isinstance(name, str) and name and name not in names:
+            names.append(name)
+    return names
+
+
+def queue_series(queues: Mapping[str, Any]) -> list[Series]:
+    """Depth and scheduled keys of each named work queue (absent ones are left out)."""
+    series: list[Series] = []
+    for name, queue in queues.items():
+        if queue is None:
+            continue
+        series.append(("podpatterns_workqueue_depth", {"queue": name}, float(queue.depth())))
+        series.append(
+            ("podpatterns_workqueue_scheduled", {"queue": name}, float(queue.scheduled()))
+        )
+    return series
 
 
 def pattern_gauges(patterns: Mapping[Any, Iterable[Mapping[str, Any]]]) -> dict[str, float]:

@@ -10,6 +10,7 @@ ProfileNotFound again, with their running Pods left alone.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from podpatterns.api.v1alpha1 import SidecarProfile
 from podpatterns.controller.kube import GROUP, VERSION, ApiError
+from podpatterns.controller.status import merge_conditions
 
 logger = logging.getLogger("podpatterns.controller")
 
@@ -123,6 +125,41 @@ def used_by_patch(body: Mapping[str, Any] | None, users: int) -> dict[str, Any] 
     return {"usedBy": users}
 
 
+PROFILE_CONDITIONS = (
+    ("Ready", "True", "Accepted", "the profile is served to the PodPatterns that name it"),
+    (
+        "Reconciling",
+        "False",
+        "Settled",
+        "nothing to roll out here: each PodPattern that names the profile rolls out itself",
+    ),
+    ("Stalled", "False", "AsExpected", ""),
+)
+
+
+def profile_status_patch(
+    body: Mapping[str, Any] | None, users: int, now: datetime.datetime
+) -> dict[str, Any] | None:
+    """usedBy, and what kstatus reads (observedGeneration, Ready, Reconciling, Stalled), or
+    None when the profile already says so (or is gone). A profile has nothing to roll out
+    itself, so it is Ready as soon as its generation is seen: one write per spec change."""
+    if body is None:
+        return None
+    status = body.get("status")
+    status = status if isinstance(status, Mapping) else {}
+    generation = int((body.get("metadata") or {}).get("generation") or 0)
+    desired = {
+        "usedBy": users,
+        "observedGeneration": generation,
+        "conditions": merge_conditions(
+            status.get("conditions"), PROFILE_CONDITIONS, generation=generation, now=now
+        ),
+    }
+    current = {key: status.get(key) for key in desired}
+    current["usedBy"] = status.get("usedBy", 0)
+    return None if current == desired else desired
+
+
 class UsedBy:
     """Keeps each profile's status.usedBy equal to the number of PodPatterns naming it.
 
@@ -165,7 +202,7 @@ class UsedBy:
         written = self._written.get(name)
         if written is not None and written[0] == users and written[1] == version:
             return None  # our own patch, not yet seen through the watch
-        patch = used_by_patch(body, users)
+        patch = profile_status_patch(body, users, datetime.datetime.now(datetime.UTC))
         if patch is None:
             self._written.pop(name, None)
             if users:

@@ -17,7 +17,7 @@ from typing import Any
 from podpatterns.controller.plan import RolloutBudget
 from podpatterns.controller.pods import BAD_WAITING_REASONS, ObservedPod, format_time
 
-CONDITION_TYPES = ("Valid", "Ready", "Progressing", "Degraded")
+CONDITION_TYPES = ("Valid", "Ready", "Progressing", "Degraded", "Reconciling", "Stalled")
 # Stricter than the API server's rule for reasons: CamelCase, as `kubectl describe` users
 # are used to from the built-in controllers.
 _REASON = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -125,7 +125,7 @@ def compute_status(
     status["sidecars"] = [sidecar_health(name, active) for name in spec.sidecars]
     status["conditions"] = merge_conditions(
         previous.get("conditions"),
-        [valid, ready_condition, progressing, degraded_condition],
+        with_kstatus([valid, ready_condition, progressing, degraded_condition]),
         generation=spec.generation,
         now=now,
     )
@@ -137,6 +137,46 @@ def _condition(
 ) -> tuple[str, str, str, str]:
     reason, message = reason_message
     return kind, "True" if truth else "False", safe_reason(reason), _clip(message)
+
+
+Fresh = tuple[str, str, str, str]
+"""(type, status, reason, message) of one condition, before transition times are merged."""
+
+
+def with_kstatus(fresh: Sequence[Fresh]) -> list[Fresh]:
+    """Valid, Ready, Progressing and Degraded, followed by the two conditions that kstatus
+    (Flux, kpt, cli-utils) reads: `Stalled` True when the PodPattern cannot get further
+    on its own (the spec is refused, or it is Degraded: a Job failed, Pods crash or cannot
+    be scheduled), else `Reconciling` True while it is not settled (still progressing, or
+    not Ready). Never both: kstatus reads Reconciling first, and a stalled PodPattern is
+    to be reported as failed, not as one that is merely on its way. Both are always
+    present (False when not so), so the list keeps one shape and merges without writes.
+    """
+    by_type = {kind: (truth, reason, message) for kind, truth, reason, message in fresh}
+    valid = by_type.get("Valid", ("True", "", ""))
+    ready = by_type.get("Ready", ("True", "", ""))
+    progressing = by_type.get("Progressing", ("False", "", ""))
+    degraded = by_type.get("Degraded", ("False", "", ""))
+    if valid[0] == "False":
+        stalled: Fresh = ("Stalled", "True", valid[1], valid[2])
+    elif degraded[0] == "True":
+        stalled = ("Stalled", "True", degraded[1], degraded[2])
+    else:
+        stalled = ("Stalled", "False", "AsExpected", "")
+    if stalled[1] == "True":
+        reconciling: Fresh = (
+            "Reconciling",
+            "False",
+            "Stalled",
+            "no progress is possible until the problem in the Stalled condition is fixed",
+        )
+    elif progressing[0] == "True":
+        reconciling = ("Reconciling", "True", progressing[1], progressing[2])
+    elif ready[0] == "False":
+        reconciling = ("Reconciling", "True", ready[1], ready[2])
+    else:
+        reconciling = ("Reconciling", "False", "Settled", "the status matches the spec")
+    return [*fresh, reconciling, stalled]
 
 
 def merge_conditions(
@@ -283,9 +323,7 @@ def pod_troubles(pods: Sequence[ObservedPod]) -> Problem | None:
 def reported_sidecars(status: Mapping[str, Any]) -> tuple[str, ...]:
     """The sidecar names a status reports, for a status written while the spec is refused."""
     return tuple(
-        str(item.get("name"))
-        for item in status.get("sidecars") or ()
-        if isinstance(item, Mapping)
+        str(item.get("name")) for item in status.get("sidecars") or () if isinstance(item, Mapping)
     )
 
 

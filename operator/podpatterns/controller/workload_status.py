@@ -20,6 +20,7 @@ from podpatterns.controller.status import (
     pod_troubles,
     safe_reason,
     sidecar_health,
+    with_kstatus,
 )
 
 MAX_MESSAGE = 4000
@@ -194,24 +195,26 @@ def compute_workload_status(
         status["cron"] = _cron_status(live)
     status["conditions"] = merge_conditions(
         previous.get("conditions"),
-        [
-            ("Valid", "True", "SpecValid", "the spec is valid")
-            if spec.rejected is None
-            else (
-                "Valid",
-                "False",
-                safe_reason(spec.rejected.reason),
-                _clip(spec.rejected.message),
-            ),
-            ("Ready", "True" if ready_truth else "False", ready_reason, _clip(ready_message)),
-            (
-                "Progressing",
-                "False" if complete else "True",
-                progress_reason,
-                _clip(progress_message),
-            ),
-            (*degraded_condition[:3], _clip(degraded_condition[3])),
-        ],
+        with_kstatus(
+            [
+                ("Valid", "True", "SpecValid", "the spec is valid")
+                if spec.rejected is None
+                else (
+                    "Valid",
+                    "False",
+                    safe_reason(spec.rejected.reason),
+                    _clip(spec.rejected.message),
+                ),
+                ("Ready", "True" if ready_truth else "False", ready_reason, _clip(ready_message)),
+                (
+                    "Progressing",
+                    "False" if complete else "True",
+                    progress_reason,
+                    _clip(progress_message),
+                ),
+                (*degraded_condition[:3], _clip(degraded_condition[3])),
+            ]
+        ),
         generation=spec.generation,
         now=now,
     )
@@ -234,7 +237,12 @@ def _readiness(
             return True, "JobComplete", f"{what} completed"
         return False, "JobFailed", f"{what} failed: {outcome[2] or outcome[1]}"
     if spec.kind == "CronJob":
-        schedule = ((live.get("spec") or {}).get("schedule")) or "its schedule"
+        cron = live.get("spec") or {}
+        if cron.get("suspend") is True:
+            # Settled, as far as GitOps health goes: Argo CD's script reads this reason as
+            # Suspended (deploy/argocd/).
+            return True, "Suspended", f"{what} is suspended: it starts no Jobs"
+        schedule = cron.get("schedule") or "its schedule"
         return True, "Scheduled", f"{what} starts Jobs on {schedule}"
     if c.available >= c.desired:
         return True, "PodsReady", f"{what}: {c.available}/{c.desired} Pods are available"

@@ -98,6 +98,14 @@ class WorkQueue(Generic[K]):
     def busy(self) -> bool:
         return bool(self._active)
 
+    def depth(self) -> int:
+        """Keys with work due now: running, or kicked and waiting to run."""
+        return len(self._active | self._dirty)
+
+    def scheduled(self) -> int:
+        """Keys waiting for a delay to pass (a retry's backoff, an expectation)."""
+        return len(self._timers)
+
     async def join(self) -> None:
         """Wait until no work is running (timers may still be pending). For tests."""
         while self._tasks:

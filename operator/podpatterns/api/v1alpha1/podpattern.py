@@ -495,9 +495,13 @@ class PodPatternSpec(SpecModel):
 
 
 class Condition(StatusModel):
-    """An aspect of the PodPattern's state (Valid, Ready, Progressing, Degraded)."""
+    """An aspect of the PodPattern's state (Valid, Ready, Progressing, Degraded, and
+    Reconciling and Stalled as kstatus reads them)."""
 
-    type: str = Field(description="Valid, Ready, Progressing or Degraded.")
+    type: str = Field(
+        description="Valid, Ready, Progressing, Degraded, Reconciling (True while not "
+        "settled) or Stalled (True while it cannot progress: spec refused, Degraded)."
+    )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str | None = Field(default=None, description="CamelCase reason of the last transition.")
     message: str | None = Field(default=None, description="What happened, for people.")

@@ -20,6 +20,7 @@ from podpatterns.api.v1alpha1.base import (
     list_set,
 )
 from podpatterns.api.v1alpha1.container import MAX_CAPABILITIES, Capability, ContainerFields
+from podpatterns.api.v1alpha1.podpattern import Condition
 from podpatterns.api.v1alpha1.presets import (
     GpuMonitorSettings,
     LoggingSettings,
@@ -166,10 +167,26 @@ class SidecarProfileSpec(SpecModel):
     )
 
 
+class ProfileCondition(Condition):
+    """An aspect of the SidecarProfile's state, as kstatus (Flux, kpt, cli-utils) reads it."""
+
+    type: str = Field(
+        description="Ready (the operator has seen this generation), Reconciling or Stalled."
+    )
+
+
 class SidecarProfileStatus(StatusModel):
     """The observed state of a SidecarProfile, written by the operator."""
 
     used_by: int = Field(default=0, description="Number of PodPatterns that reference the profile.")
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation the status was computed for."
+    )
+    conditions: list[ProfileCondition] = Field(
+        default_factory=list,
+        description="Current conditions, one per type.",
+        json_schema_extra=list_map("type"),
+    )
 
 
 class SidecarProfile(BaseModel):
