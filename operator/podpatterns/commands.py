@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import re
 import sys
 from typing import Any, TextIO
@@ -22,7 +23,7 @@ from podpatterns.api.validation import (
     warnings,
 )
 from podpatterns.presets import RenderedPattern, render_pattern
-from podpatterns.render import RenderError, pod_name, render_pod
+from podpatterns.render import PodTemplate, RenderError, pod_name, render_pod
 from podpatterns.render.workloads import render_workload
 from podpatterns.sources import Document, SourceError, expand
 from podpatterns.sources import read as read_source
@@ -412,17 +413,7 @@ def _rendered(
     template = rendered.template
     outputs = rendered.objects()
     if template_only:
-        metadata: dict[str, Any] = {"name": pattern.name}
-        if pattern.metadata.namespace:
-            metadata["namespace"] = pattern.metadata.namespace
-        outputs.append(
-            {
-                "apiVersion": "v1",
-                "kind": "PodTemplate",
-                "metadata": metadata,
-                "template": template.template_spec(),
-            }
-        )
+        outputs.append(pod_template_object(pattern, template))
         return outputs
     workload = pattern.spec.workload
     if workload.kind != "Pod":
@@ -434,3 +425,41 @@ def _rendered(
         for i in range(min(workload.replicas, MAX_RENDERED_PODS))
     )
     return outputs
+
+
+CLAIM_TEMPLATES_ANNOTATION = "podpatterns.dev/claim-templates"
+
+
+def pod_template_object(pattern: PodPattern, template: PodTemplate) -> dict[str, Any]:
+    """The core/v1 PodTemplate `render --template` prints: valid on its own.
+
+    A StatefulSet gives each replica the claims of its volumeClaimTemplates (data-NAME-0,
+    ...); the template alone has no such volumes, and its mounts would name nothing. Here
+    each claim template becomes an ephemeral volume with the same claim spec, the nearest
+    standalone meaning (a claim per Pod), and an annotation says so.
+    """
+    metadata: dict[str, Any] = {"name": pattern.name}
+    if pattern.metadata.namespace:
+        metadata["namespace"] = pattern.metadata.namespace
+    spec = template.template_spec()
+    claims = template.volume_claim_templates
+    if claims:
+        names = [str(claim["metadata"]["name"]) for claim in claims]
+        metadata["annotations"] = {
+            CLAIM_TEMPLATES_ANNOTATION: f"volumes {', '.join(names)} are ephemeral here; the "
+            "StatefulSet gives each replica a PersistentVolumeClaim of its "
+            f"volumeClaimTemplates instead ({names[0]}-{pattern.name}-0, ...)"
+        }
+        spec["spec"].setdefault("volumes", []).extend(
+            {
+                "name": claim["metadata"]["name"],
+                "ephemeral": {
+                    "volumeClaimTemplate": {
+                        "metadata": {"labels": copy.deepcopy(claim["metadata"]["labels"])},
+                        "spec": copy.deepcopy(claim["spec"]),
+                    }
+                },
+            }
+            for claim in claims
+        )
+    return {"apiVersion": "v1", "kind": "PodTemplate", "metadata": metadata, "template": spec}

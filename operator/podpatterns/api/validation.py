@@ -535,14 +535,18 @@ def _check_mounts(spec: PodPatternSpec, errors: _Collector) -> None:
 
 
 def _check_ports(spec: PodPatternSpec, errors: _Collector) -> None:
-    # Containers of a Pod share one network namespace: a port can be bound only once.
+    # Containers of a Pod share one network namespace: a port can be bound only once by
+    # the containers running at the same time. Plain init containers run alone, one after
+    # the other, before the main container starts; native sidecars run beside them, which
+    # render checks, since sidecarMode Auto depends on the server's version.
     claimed: dict[tuple[int, str], tuple[str, list[Part]]] = {}
     for parts, entry, name in _entries(spec):
         names: set[str] = set()
+        alone = parts[1] == "initContainers"
         for position, port in enumerate(entry.ports or []):
             key = (port.container_port, port.protocol)
             where = [*parts, "ports", position]
-            if key in claimed:
+            if not alone and key in claimed:
                 owner, owner_parts = claimed[key]
                 whom = "this container" if owner_parts == parts else f"container {owner!r}"
                 errors.add(
@@ -551,7 +555,7 @@ def _check_ports(spec: PodPatternSpec, errors: _Collector) -> None:
                     f"port {port.container_port}/{port.protocol} is already used by {whom}; "
                     "containers of a Pod share one network namespace: choose another port",
                 )
-            else:
+            elif not alone:
                 claimed[key] = (name, parts)
             if port.name is not None:
                 if port.name in names:

@@ -17,7 +17,7 @@ from podpatterns.api.v1alpha1 import (
     Sidecar,
     SidecarProfile,
 )
-from podpatterns.presets.common import PresetContext, merge_container
+from podpatterns.presets.common import PresetContext, check_merged, merge_container
 from podpatterns.presets.data_loader import render_data_loader
 from podpatterns.presets.gpu_monitor import render_gpu_monitor
 from podpatterns.presets.logging import render_logging
@@ -109,8 +109,10 @@ class PresetResolver:
             return resolve_sidecar(pattern, entry)
         # The entry's own fields come last: every default of a preset or profile (image,
         # ports, resources, probes, securityContext, ...) can be overridden there.
-        container = merge_container(resolved.container, container_fields(entry))
+        own = container_fields(entry)
+        container = merge_container(resolved.container, own)
         container["name"] = entry.name
+        check_merged(path, f"{kind} {entry.name!r}", resolved.container, own, container)
         resolved = dataclasses.replace(resolved, container=container)
         enforce_allow(
             path,

@@ -95,6 +95,18 @@ def render_pod_template(
     """
     spec = pattern.spec
     mode = effective_sidecar_mode(pattern, server_version)
+    if mode == "Native" and tuple(server_version) < NATIVE_SIDECARS_SINCE:
+        # 1.28 has the field behind the SidecarContainers alpha gate, off by default: the
+        # API server drops restartPolicy from init containers (or refuses the Pod), and
+        # the sidecars would run once, before the main container, instead of beside it.
+        major, minor = server_version
+        raise RenderError(
+            "spec.sidecarMode",
+            "SidecarModeUnsupported",
+            f"sidecarMode Native needs Kubernetes 1.29 or newer (native sidecar containers), "
+            f"and the server is {major}.{minor}: set sidecarMode to Auto, which runs the "
+            "sidecars as ordinary containers there, or to Legacy",
+        )
 
     main = render_container(spec.main.name, spec.main)
     sidecars = [resolve(pattern, entry) for entry in spec.sidecars]
@@ -115,8 +127,11 @@ def render_pod_template(
     for container in [*init_containers, *containers]:
         _add_mounts(pattern, container, contributions)
     # Sidecars run beside the main container whatever the mode; plain init containers run
-    # alone, one after the other, so their ports cannot clash with anyone's.
+    # one after the other, so they clash only with native sidecars, which start first.
     _check_ports(pattern, [main, *(item.container for item in sidecars)])
+    if mode == "Native":
+        for item in inits:
+            _check_ports(pattern, [*(s.container for s in sidecars), item.container], NATIVE_NOTE)
 
     pod_spec: dict[str, Any] = {}
     if init_containers:
@@ -218,7 +233,10 @@ def _service_target(pattern: PodPattern, sidecars: list[ResolvedContainer]) -> S
     return ServicePort(port=first.container_port, name=first.name, protocol=first.protocol)
 
 
-def _check_ports(pattern: PodPattern, running: list[dict[str, Any]]) -> None:
+NATIVE_NOTE = " (native sidecars run beside the init containers)"
+
+
+def _check_ports(pattern: PodPattern, running: list[dict[str, Any]], note: str = "") -> None:
     claimed: dict[tuple[int, str], str] = {}
     for container in running:
         name = container["name"]
@@ -230,7 +248,7 @@ def _check_ports(pattern: PodPattern, running: list[dict[str, Any]]) -> None:
                     container_path(pattern, name),
                     "PortConflict",
                     f"container {name!r} listens on port {key[0]}/{key[1]}, which container "
-                    f"{owner!r} already uses; containers of a Pod share one network "
+                    f"{owner!r} already uses{note}; containers of a Pod share one network "
                     "namespace: move one of them to another port (a preset's port is set in "
                     "its settings, for example proxy.port)",
                 )
