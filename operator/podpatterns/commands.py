@@ -39,29 +39,44 @@ Examples:
   podpatterns render -f examples/web-logging.yaml
   podpatterns render -f examples/web-logging.yaml --server-version 1.28   # legacy sidecars
   podpatterns render -f examples/web-logging.yaml --template
-  podpatterns render -f examples/audited-web.yaml -f examples/platform-profile.yaml
+  podpatterns render -f examples/platform-profile.yaml    # a SidecarProfile and its user
+  podpatterns render -f examples/ -R --template           # every file of a directory tree
   podpatterns render -f app.yaml --profiles profiles.yaml | kubectl apply -f -
 
 The output starts with the ConfigMaps the presets generate and the Service of
 spec.service, then, without --template, what the operator creates to run the Pods: for
 workload kind Pod the Pods it keeps (spec.workload.replicas of them, named
-NAME-HASH-ORDINAL); for the other kinds the Deployment, StatefulSet (after its headless
-Service), DaemonSet, Job or CronJob around the same Pod template. An ownerReference to
-the PodPattern is added when the file carries metadata.uid. SidecarProfiles the
-PodPatterns name are taken from every file given, with -f or --profiles; a name none of
-them defines is an error (ProfileNotFound).
+NAME-HASH-ORDINAL, at most the first 10: the others differ only in the ordinal); for the
+other kinds the Deployment, StatefulSet (after its headless Service), DaemonSet, Job or
+CronJob around the same Pod template. An ownerReference to the PodPattern is added when
+the file carries metadata.uid. SidecarProfiles the PodPatterns name are taken from every
+file given, with -f or --profiles; a name none of them defines is an error
+(ProfileNotFound). sidecarMode Native needs --server-version 1.29 or newer.
+
+--template prints a core/v1 PodTemplate that is valid on its own: the claimTemplate
+volumes of a StatefulSet, which its replicas get as PersistentVolumeClaims, are ephemeral
+volumes there (the annotation podpatterns.dev/claim-templates says so).
+
+-f takes files, directories (their *.yaml, *.yml and *.json files, in name order; -R for
+subdirectories too) and - for standard input; a List (as kubectl get -o yaml prints it)
+counts as its items. A file that is not UTF-8, is empty, is over 8 MiB, or holds a
+document over 3 MiB or 100000 values (aliases expanded) is an error.
 """
 
 VALIDATE_EPILOG = """\
 Examples:
   podpatterns validate -f examples/web-logging.yaml
-  podpatterns validate -f a.yaml -f b.yaml
+  podpatterns validate -f examples/platform-profile.yaml -f examples/db-proxy.yaml
+  podpatterns validate -f examples/ -R
 
 Prints one line per problem, FILE: FIELD: MESSAGE, and exits 1; prints FILE: valid and
 exits 0 otherwise. PodPatterns are also rendered, presets included, to find what only
-rendering shows (a preset's port or folder clashing with yours). SidecarProfile
-references are checked only when some file defines SidecarProfiles: otherwise the
-profiles are taken to live in the cluster.
+rendering shows (a preset's port or folder clashing with yours). A SidecarProfile a
+PodPattern names is looked up in the files given (-f and --profiles): when some file
+defines SidecarProfiles, a name none of them defines is an error (ProfileNotFound, as the
+operator reports it); when none does, the profiles are taken to live in the cluster and
+each reference is a warning. Either way the rest of the Pod is rendered and checked,
+with that sidecar's own fields standing in for the profile. Files are read as by render.
 """
 
 
