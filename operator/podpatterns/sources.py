@@ -87,9 +87,11 @@ def read(source: str) -> list[Document]:
     except _TooLarge as error:
         raise SourceError(f"{source}: {error}") from None
     except yaml.YAMLError as error:
-        raise SourceError(f"{source}: not valid YAML: {error}") from None
+        raise SourceError(f"{source}: not valid YAML, fix it where shown: {error}") from None
     except RecursionError:
-        raise SourceError(f"{source}: the YAML is nested too deeply to be an object") from None
+        raise SourceError(
+            f"{source}: the YAML is nested too deeply to be an object: flatten it"
+        ) from None
     if not bodies:
         raise SourceError(
             f"{source}: no documents: the input is empty; give a file with a PodPattern or "

@@ -288,3 +288,19 @@ def test_a_list_is_accepted_like_kubectl_does(
     assert_both_accept(cluster, namespace, path)
     rendered = offline("render", "-f", path, "--template")
     assert [d["metadata"]["name"] for d in yaml.safe_load_all(rendered.stdout)] == ["a", "b"]
+
+
+def test_what_kubectl_get_prints_is_read_back(
+    cluster: Cluster, crds: None, namespace: str, tmp_path: Path
+) -> None:
+    """The List of `kubectl get -o yaml`, with the server's metadata and managedFields."""
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=unplaced([body("a"), body("b")]))
+    listed = cluster.kubectl("get", "podpatterns", "-n", namespace, "-o", "yaml").stdout
+    path = tmp_path / "got.yaml"
+    path.write_text(listed)
+    checked = offline("validate", "-f", str(path))
+    assert checked.returncode == 0, checked.stdout
+    rendered = offline("render", "-f", str(path))
+    assert rendered.returncode == 0, rendered.stderr
+    objects = dry_run(cluster, namespace, rendered.stdout)
+    assert objects.returncode == 0, objects.stderr
