@@ -23,7 +23,7 @@ from podpatterns.api.validation import (
     warnings,
 )
 from podpatterns.presets import RenderedPattern, render_pattern
-from podpatterns.render import PodTemplate, RenderError, pod_name, render_pod
+from podpatterns.render import PodTemplate, RenderError, container_path, pod_name, render_pod
 from podpatterns.render.workloads import render_workload
 from podpatterns.sources import Document, SourceError, expand
 from podpatterns.sources import read as read_source
@@ -336,13 +336,47 @@ def _validate_document(
                 )
             )
     try:
-        render_pattern(pattern, profiles=known, server_version=version, stand_in_missing=True)
+        rendered = render_pattern(
+            pattern, profiles=known, server_version=version, stand_in_missing=True
+        )
     except RenderError as error:
-        errors = [*errors, error.error]
+        return [*errors, error.error], notes
     if not errors:
         # Worth knowing, but valid: they do not fail the file.
         notes.extend(warnings(pattern))
+        notes.extend(_shared_port_names(pattern, rendered.template.spec))
     return errors, notes
+
+
+def _shared_port_names(pattern: PodPattern, pod_spec: dict[str, Any]) -> list[FieldError]:
+    """Port names used by two containers of the Pod: valid (the API server only warns),
+    but a Service or probe naming the port gets the first one."""
+    found: list[FieldError] = []
+    owners: dict[str, str] = {}
+    spec = pattern.spec
+    order = [
+        spec.main.name,
+        *(sidecar.name for sidecar in spec.sidecars),
+        *(init.name for init in spec.init_containers),
+    ]
+    containers = [*pod_spec.get("initContainers", []), *pod_spec["containers"]]
+    for container in sorted(containers, key=lambda c: order.index(c["name"])):
+        for port in container.get("ports", []):
+            name = port.get("name")
+            if name is None:
+                continue
+            owner = owners.setdefault(name, container["name"])
+            if owner != container["name"]:
+                found.append(
+                    FieldError(
+                        container_path(pattern, container["name"]),
+                        "DuplicatePortName",
+                        f"container {container['name']!r} names a port {name!r}, as container "
+                        f"{owner!r} does: a Service or probe that names the port gets only "
+                        "one of them; rename one",
+                    )
+                )
+    return found
 
 
 # --- render ------------------------------------------------------------------------------

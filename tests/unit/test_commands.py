@@ -350,3 +350,20 @@ def test_validate_reports_a_missing_profile_like_the_operator(
         in out
     )
     assert "listens on port 8080/TCP, which container 'app' already uses" in out
+
+
+def test_a_port_name_two_containers_use_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared = body(
+        main={
+            "name": "app",
+            "image": "nginx:1.27.2",
+            "ports": [{"name": "proxy", "containerPort": 80}],
+        },
+        sidecars=[{"name": "edge", "preset": "proxy"}],
+    )
+    path = write(tmp_path / "names.yaml", shared)
+    assert run("validate", "-f", path) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: warning: spec.sidecars[0]: container 'edge' names a port 'proxy'" in out
