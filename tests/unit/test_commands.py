@@ -367,3 +367,13 @@ def test_a_port_name_two_containers_use_is_a_warning(
     assert run("validate", "-f", path) == 0
     out = capsys.readouterr().out
     assert f"{path}: warning: spec.sidecars[0]: container 'edge' names a port 'proxy'" in out
+
+
+def test_a_service_in_front_of_a_missing_profile_is_left_to_the_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The profile may be a proxy, whose port the Service would target.
+    fronted = body(sidecars=[{"name": "edge", "profile": "corp-proxy"}], service={})
+    path = write(tmp_path / "svc.yaml", fronted)
+    assert run("validate", "-f", path) == 0
+    assert "Traceback" not in capsys.readouterr().out
