@@ -79,6 +79,8 @@ class NoDiffBase(kopf.AnnotationsDiffBaseStorage):
 
 
 READY_LINE = "podpatterns operator started"
+WATCH_INACTIVITY_TIMEOUT = 70.0
+"""Seconds without any event, bookmarks included, after which a watch is re-established."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,6 +245,12 @@ async def startup(
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
+    # The sooner guard: the API server sends a bookmark on every idle watch once a minute,
+    # so 70 s without a single byte means the stream is dead, not quiet. The watch then
+    # resumes from its last resourceVersion, which the watch cache keeps for 75 s, so
+    # nothing is listed again. tests/chaos/test_watch_stall.py freezes a connection to
+    # show it (docs/reliability.md).
+    settings.watching.inactivity_timeout = WATCH_INACTIVITY_TIMEOUT
     settings.networking.request_timeout = options.request_timeout
     settings.networking.connect_timeout = 10
     # Only Pods with the pattern label are streamed to us at all: on a cluster with many
