@@ -109,6 +109,8 @@ class StallingRelay:
                 self._pipe(reader, up_writer, connection),
                 self._pipe(up_reader, writer, connection),
             )
+        except asyncio.CancelledError:
+            pass  # the relay is stopping; the task ends here either way
         finally:
             with self._lock:
                 self._connections.remove(connection)
