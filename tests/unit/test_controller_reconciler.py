@@ -646,3 +646,14 @@ def test_no_warning_for_events_of_a_namespace_already_gone(
 
     asyncio.run(go())
     assert [r.getMessage() for r in caplog.records if r.levelno >= 30] == []
+
+
+def test_nothing_is_tried_in_a_namespace_the_watch_shows_terminating(world: World) -> None:
+    reconciler = world.reconciler()
+    reconciler.terminating = lambda namespace: namespace == "shop"
+    assert reconcile(reconciler) is None
+    assert world.server.create_attempts == 0
+    assert world.server.writes == [] and world.server.events == []
+    reconciler.terminating = lambda namespace: False  # gone, and made again
+    reconcile(reconciler)
+    assert world.server.live() == ["web-h1-0", "web-h1-1", "web-h1-2"]

@@ -88,6 +88,7 @@ def test_the_registry_watches_without_change_handlers() -> None:
         "pattern_configmaps",
         "sidecar_profiles",
         "profile_users",
+        "terminating_namespaces",
     }
 
 

@@ -147,6 +147,12 @@ async def pattern_pods(
     return {(namespace or "", labels[PATTERN_LABEL]): ObservedPod.from_raw(body)}
 
 
+async def terminating_namespaces(*, name: str, **_: Any) -> dict[str, bool]:
+    # The watch selects status.phase=Terminating: a namespace is here from the moment its
+    # deletion starts until it is gone.
+    return {name: True}
+
+
 async def pattern_bodies(
     *, body: kopf.Body, namespace: str | None, name: str, **_: Any
 ) -> dict[Key, Any]:
@@ -256,6 +262,9 @@ async def startup(
     # Only Pods with the pattern label are streamed to us at all: on a cluster with many
     # other Pods, the API server filters instead of us.
     settings.watching.label_selectors["v1", "pods"] = PATTERN_LABEL
+    # Namespaces being deleted, and only those: the operator creates nothing there (the
+    # API server would refuse it) and reports nothing (the PodPatterns go with them).
+    settings.watching.field_selectors["v1", "namespaces"] = "status.phase=Terminating"
     configure_watches(settings)  # the same for the workload objects and Services
     for group, version, plural in GENERATED_WATCHED:  # and the presets' ConfigMaps
         settings.watching.label_selectors[(group or version), plural] = PATTERN_LABEL
@@ -308,6 +317,7 @@ async def startup(
         interpret=functools.partial(interpret, server_version=server_version, profiles=profiles),
         generated=generated,
         profile_fingerprint=lambda body: profiles.fingerprint(referenced(body)),
+        terminating=kwargs["terminating_namespaces"].__contains__,
         run=run,
         recorder=EventRecorder(),
         create_parallelism=options.workers,
@@ -418,6 +428,9 @@ def build_registry() -> kopf.OperatorRegistry:
         "v1", "pods", labels={PATTERN_LABEL: kopf.PRESENT}, id="pattern_pods", registry=registry
     )(pattern_pods)
     kopf.index(GROUP, VERSION, PLURAL, id="pattern_bodies", registry=registry)(pattern_bodies)
+    kopf.index("v1", "namespaces", id="terminating_namespaces", registry=registry)(
+        terminating_namespaces
+    )
     kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)(pattern_event)
     kopf.on.event("v1", "pods", labels={PATTERN_LABEL: kopf.PRESENT}, registry=registry)(pod_event)
     register(registry)  # workload objects and Services: indexes, and a kick on any change

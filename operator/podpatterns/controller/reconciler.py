@@ -186,8 +186,12 @@ class Reconciler:
         workloads: WorkloadController | None = None,
         generated: GeneratedObjects | None = None,
         profile_fingerprint: Callable[[Mapping[str, Any]], Any] | None = None,
+        terminating: Callable[[str], bool] | None = None,
     ) -> None:
         self.api = api
+        # Whether a namespace is being deleted, from a watch of such namespaces: then
+        # nothing is created or reported there (the API server would refuse it).
+        self.terminating = terminating or (lambda namespace: False)
         # Kinds other than Pod (controller/workloads.py); None refuses them.
         self.workloads = workloads
         # The ConfigMaps and Service beside the Pods (controller/generated.py); None leaves
@@ -254,7 +258,7 @@ class Reconciler:
         state = self._states.get(key)
         if state is None or state.uid != uid:
             state = self._states[key] = _State(uid=uid)
-        if state.doomed:
+        if state.doomed or self.terminating(key[0]):
             return None
         mono = self.monotonic()
         now = self.clock()
@@ -723,8 +727,9 @@ class Reconciler:
 
     def _post(self, body: Mapping[str, Any], event: Event) -> None:
         meta = body.get("metadata") or {}
-        state = self._states.get((str(meta.get("namespace")), str(meta.get("name"))))
-        if state is not None and state.doomed:
+        namespace = str(meta.get("namespace"))
+        state = self._states.get((namespace, str(meta.get("name"))))
+        if (state is not None and state.doomed) or self.terminating(namespace):
             return
         if not self.recorder.should_post(body, event):
             return
