@@ -16,10 +16,12 @@ from tests.e2e.conftest import Operator
 from tests.e2e.helpers import condition, get_pattern, live, pattern, pods_of, wait_ready
 from tests.support.kube import Cluster
 from tests.support.realnode import REAL_NODE_LABEL, real_node
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.disruptive
 
 RECOVERY_BOUND = 120.0
+SETTLE = 15.0
 
 
 def _containers(pods: list[dict[str, Any]]) -> dict[str, tuple[str, int]]:
@@ -35,6 +37,26 @@ def _containers(pods: list[dict[str, Any]]) -> dict[str, tuple[str, int]]:
             key = f"{pod['metadata']['name']}/{item['name']}"
             found[key] = (str(item.get("containerID")), int(item.get("restartCount") or 0))
     return found
+
+
+def _settled(cluster: Cluster, namespace: str, replicas: int) -> dict[str, Any]:
+    """Ready, and unchanged (Pods, containers, readiness) for SETTLE seconds in a row: a
+    runtime that comes back can still restart containers a few seconds later, and the
+    PodPattern may still read Ready from before."""
+    seen: list[tuple[float, Any]] = []
+
+    def probe() -> dict[str, Any] | None:
+        body = wait_ready(cluster, namespace, "agent", replicas, timeout=RECOVERY_BOUND)
+        state = _containers(live(pods_of(cluster, namespace, "agent")))
+        now = time.monotonic()
+        if not seen or seen[-1][1] != state:
+            seen.append((now, state))
+        return body if now - seen[-1][0] >= SETTLE else None
+
+    result: dict[str, Any] = wait_until(
+        probe, timeout=RECOVERY_BOUND, interval=1.0, what="the Pods to settle"
+    )
+    return result
 
 
 def test_pods_survive_kubelet_and_containerd_restarts(
@@ -68,7 +90,7 @@ def test_pods_survive_kubelet_and_containerd_restarts(
         started = time.monotonic()
         dev.restart(component)
         restarted = time.monotonic() - started
-        body = wait_ready(cluster, namespace, "agent", replicas, timeout=RECOVERY_BOUND)
+        body = _settled(cluster, namespace, replicas)
         timings[component] = (round(restarted, 1), round(time.monotonic() - started, 1))
         ready = condition(body, "Ready")
         assert ready is not None and ready["status"] == "True", body["status"]
