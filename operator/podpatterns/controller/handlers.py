@@ -147,10 +147,13 @@ async def pattern_pods(
     return {(namespace or "", labels[PATTERN_LABEL]): ObservedPod.from_raw(body)}
 
 
-async def terminating_namespaces(*, name: str, **_: Any) -> dict[str, bool]:
-    # The watch selects status.phase=Terminating: a namespace is here from the moment its
-    # deletion starts until it is gone.
-    return {name: True}
+async def terminating_namespaces(
+    *, name: str, status: Mapping[str, Any], **_: Any
+) -> dict[str, bool]:
+    # From the moment its deletion starts until it is gone. Not a field selector on the
+    # watch: Kopf's own namespace observer (`--namespace`) shares the watch settings and
+    # would then see no other namespace.
+    return {name: True} if status.get("phase") == "Terminating" else {}
 
 
 async def pattern_bodies(
@@ -262,9 +265,6 @@ async def startup(
     # Only Pods with the pattern label are streamed to us at all: on a cluster with many
     # other Pods, the API server filters instead of us.
     settings.watching.label_selectors["v1", "pods"] = PATTERN_LABEL
-    # Namespaces being deleted, and only those: the operator creates nothing there (the
-    # API server would refuse it) and reports nothing (the PodPatterns go with them).
-    settings.watching.field_selectors["v1", "namespaces"] = "status.phase=Terminating"
     configure_watches(settings)  # the same for the workload objects and Services
     for group, version, plural in GENERATED_WATCHED:  # and the presets' ConfigMaps
         settings.watching.label_selectors[(group or version), plural] = PATTERN_LABEL
