@@ -1,7 +1,9 @@
 """The operator SIGKILLed at random moments of a create, a scale and a rollout.
 
-A seeded generator picks, for each trial, the sizes and the moment of the kill after the
-change is applied (0 to 1.5 s, or 3 s for a rollout, which takes longer). Then the
+A seeded generator picks, for each trial, the sizes and the moment of the kill: after a
+random number of the Pod events the change causes, as the test's own watch sees them, so
+the kill lands in the middle of the work (the operator needs well under a second to create
+a few Pods; a kill at a random time would mostly come after it). Then the
 operator is started again, and the trial passes when, within CONVERGENCE_BOUND of the kill,
 exactly the desired Pods exist: all of the current template, owned by the PodPattern,
 named by the slots a fresh operator would pick, and none lost or made twice (every Pod
@@ -26,6 +28,7 @@ TRIALS = int(os.environ.get("PODPATTERNS_CHAOS_TRIALS", "20"))
 CONVERGENCE_BOUND = 60.0
 """Seconds from the kill until the Pods are right: a start (about 3 s) plus a reconcile."""
 OPERATIONS = ("create", "scale", "rollout")
+EVENT_WAIT = 15.0
 
 
 class UidWatch(PodWatch):
@@ -77,8 +80,23 @@ def _trial(
             desired = before
             manifest["spec"]["main"]["image"] = "nginx:1.28"
             cluster.apply(manifest)
-        delay = rng.uniform(0, 3.0 if operation == "rollout" else 1.5)
-        time.sleep(max(0.0, changed_at + delay - time.monotonic()))  # the random moment
+        # The moment: after a random number of the Pod events the change causes (at least
+        # two per Pod made, added and scheduled, and one per Pod removed). Should fewer come
+        # (the work was done sooner), the kill comes after EVENT_WAIT all the same.
+        made = desired if operation != "scale" else max(desired - before, 0)
+        removed = before - desired if operation == "scale" and desired < before else 0
+        if operation == "rollout":
+            removed = before
+        events = rng.randint(1, max(1, 2 * made + removed))
+        wait_until(
+            lambda: (
+                len(watch.since(changed_at)) >= events
+                or time.monotonic() - changed_at > EVENT_WAIT
+            ),
+            timeout=EVENT_WAIT + 5,
+            what=f"{events} Pod events after the {operation}",
+        )
+        delay = time.monotonic() - changed_at
         operator.kill()
         killed_at = time.monotonic()
         at_kill = watch.snapshot()
@@ -127,6 +145,7 @@ def _trial(
         "trial": trial,
         "operation": operation,
         "replicas": [before if operation != "create" else 0, desired],
+        "kill_after_events": events,
         "kill_after_s": round(delay, 2),
         "pods_at_kill": len(live(at_kill)),
         "in_flight": in_flight,

@@ -84,16 +84,25 @@ def test_pods_survive_kubelet_and_containerd_restarts(
     containers = _containers(pods)
 
     dev = DevCluster()
+    ready_since = (condition(get_pattern(cluster, namespace, "agent"), "Ready") or {}).get(
+        "lastTransitionTime"
+    )
+    transitions: dict[str, bool] = {}
     timings = {}
     same: dict[str, bool] = {}
     for component in ("kubelet", "containerd"):
         started = time.monotonic()
         dev.restart(component)
         restarted = time.monotonic() - started
+        wait_ready(cluster, namespace, "agent", replicas, timeout=RECOVERY_BOUND)
+        ready = time.monotonic() - started
         body = _settled(cluster, namespace, replicas)
-        timings[component] = (round(restarted, 1), round(time.monotonic() - started, 1))
-        ready = condition(body, "Ready")
-        assert ready is not None and ready["status"] == "True", body["status"]
+        timings[component] = (round(restarted, 1), round(ready, 1))
+        condition_ready = condition(body, "Ready")
+        assert condition_ready is not None and condition_ready["status"] == "True", body
+        # A Ready condition that moved meanwhile went False and came back.
+        transitions[component] = condition_ready["lastTransitionTime"] != ready_since
+        ready_since = condition_ready["lastTransitionTime"]
         now = live(pods_of(cluster, namespace, "agent"))
         assert sorted(p["metadata"]["uid"] for p in now) == uids, f"Pods replaced after {component}"
         same[component] = _containers(now) == containers
@@ -110,4 +119,5 @@ def test_pods_survive_kubelet_and_containerd_restarts(
         containerd_restart_s=timings["containerd"][0],
         containerd_ready_again_s=timings["containerd"][1],
         containers_kept=same,
+        ready_condition_went_false=transitions,
     )

@@ -21,7 +21,7 @@ from podpatterns.devcluster import binaries, host, images, kubeconfig, nodes, pk
 from podpatterns.devcluster import realnode as real
 from podpatterns.devcluster.apiclient import ApiError, Client, wait_for
 from podpatterns.devcluster.paths import Layout
-from podpatterns.devcluster.processes import Spec, Supervisor, check_ports
+from podpatterns.devcluster.processes import Spec, Supervisor, alive, check_ports
 from podpatterns.devcluster.progress import say
 
 API_PORT = 6443
@@ -508,9 +508,10 @@ class DevCluster:
         self._wait("kwok", all_ready, 60)
 
     # -- restart one component --------------------------------------------------------
-    def restart(self, name: str, *, timeout: float = 90.0) -> int:
-        """Stop one running component (SIGTERM, then SIGKILL after 10 s) and start it again
-        with the command line `up` gave it, its state kept; return once it is healthy again.
+    def restart(self, name: str, *, crash: bool = False, timeout: float = 90.0) -> int:
+        """Stop one running component (SIGTERM, then SIGKILL after 10 s; with `crash`,
+        SIGKILL without waiting) and start it again with the command line `up` gave it, its state
+        kept; return once it is healthy again.
 
         For fault tests: etcd, kube-apiserver, the other control-plane parts, and the real
         node's containerd, kubelet and kube-proxy. Containers outlive their containerd and
@@ -518,11 +519,14 @@ class DevCluster:
         """
         if name not in RESTARTABLE:
             raise ValueError(f"cannot restart {name!r}; one of {', '.join(RESTARTABLE)}")
-        if self.supervisor.pid(name) is None:
+        old = self.supervisor.pid(name)
+        if old is None:
             raise RuntimeError(f"{name} is not running: start the cluster with `up` first")
         spec = self._restart_spec(name)
         healthy = self._health_check(name)
-        self.supervisor.stop([name])
+        self.supervisor.stop([name], timeout=0.0 if crash else 10.0)
+        # Its ports are free only once it is gone.
+        wait_for(name, lambda: not alive(old), 15, failed=lambda: None)
         pid = self.supervisor.start(spec)
         self._wait(name, healthy, timeout)
         return pid
