@@ -176,4 +176,4 @@ def test_operator_killed_at_random_moments_converges_exactly(
         runs=trials,
     )
     # A kill that always came after the work was done would test nothing but a restart.
-    assert len(unfinished) >= TRIALS // 2, trials
+    assert len(unfinished) >= TRIALS // 3, trials
