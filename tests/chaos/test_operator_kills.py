@@ -175,5 +175,6 @@ def test_operator_killed_at_random_moments_converges_exactly(
         },
         runs=trials,
     )
-    # A kill that always came after the work was done would test nothing but a restart.
-    assert len(unfinished) >= TRIALS // 3, trials
+    # A kill that always came after the work was done would test nothing but a restart
+    # (measured: 16 of 20 landed before the Pods were all there and Ready).
+    assert len(unfinished) >= TRIALS // 2, trials
