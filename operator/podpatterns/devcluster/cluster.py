@@ -525,8 +525,11 @@ class DevCluster:
         spec = self._restart_spec(name)
         healthy = self._health_check(name)
         self.supervisor.stop([name], timeout=0.0 if crash else 10.0)
-        # Its ports are free only once it is gone.
         wait_for(name, lambda: not alive(old), 15, failed=lambda: None)
+        # A killed Go program's main thread reads as a zombie while its other threads still
+        # hold its sockets: start again only once its ports are free (seen: etcd's peer port
+        # still listening, and the new etcd exiting on "address already in use").
+        check_ports([spec], grace=15.0)
         pid = self.supervisor.start(spec)
         self._wait(name, healthy, timeout)
         return pid
