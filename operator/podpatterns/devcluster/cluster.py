@@ -531,7 +531,12 @@ class DevCluster:
         # still listening, and the new etcd exiting on "address already in use").
         check_ports([spec], grace=15.0)
         pid = self.supervisor.start(spec)
-        self._wait(name, healthy, timeout)
+        try:
+            self._wait(name, healthy, timeout)
+        except RuntimeError:  # it exited at once: once more, so the cluster is left whole
+            check_ports([spec], grace=15.0)
+            pid = self.supervisor.start(spec)
+            self._wait(name, healthy, timeout)
         return pid
 
     def _restart_spec(self, name: str) -> Spec:
