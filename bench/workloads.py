@@ -15,6 +15,7 @@ from typing import Any
 
 from podpatterns.api.validation import parse
 from podpatterns.render import render_pod_template
+from podpatterns.render.labels import PATTERN_LABEL
 
 PODPATTERN = "podpattern"
 REPLICASET = "replicaset"
@@ -22,7 +23,6 @@ DEPLOYMENT = "deployment"
 SYSTEMS = (PODPATTERN, REPLICASET, DEPLOYMENT)
 TITLES = {PODPATTERN: "PodPattern", REPLICASET: "ReplicaSet", DEPLOYMENT: "Deployment"}
 
-PATTERN_LABEL = "podpatterns.dev/pattern"
 APP_LABEL = "ppbench.podpatterns.dev/app"
 # Pods land on kwok nodes only, where images are never pulled; the names are those of the
 # dev cluster's own images so the same objects would also run on its real node.

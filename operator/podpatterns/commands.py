@@ -24,6 +24,7 @@ from podpatterns.api.validation import (
 )
 from podpatterns.presets import RenderedPattern, render_pattern
 from podpatterns.render import PodTemplate, RenderError, container_path, pod_name, render_pod
+from podpatterns.render.labels import CLAIM_TEMPLATES_ANNOTATION
 from podpatterns.render.workloads import render_workload
 from podpatterns.sources import Document, SourceError, expand
 from podpatterns.sources import read as read_source
@@ -483,9 +484,6 @@ def _rendered(
         for i in range(min(workload.replicas, MAX_RENDERED_PODS))
     )
     return outputs
-
-
-CLAIM_TEMPLATES_ANNOTATION = "podpatterns.dev/claim-templates"
 
 
 def pod_template_object(pattern: PodPattern, template: PodTemplate) -> dict[str, Any]:

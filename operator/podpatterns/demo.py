@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from podpatterns.devcluster.paths import home
+from podpatterns.render.labels import PATTERN_LABEL
 
 EPILOG = """\
 Examples:
@@ -157,7 +158,7 @@ class Demo:
             # kubectl would list the SidecarProfiles of the examples with it.
             patterns = self.get("podpatterns.podpatterns.dev")["items"]
             wanted = sum(p["spec"].get("workload", {}).get("replicas", 1) for p in patterns)
-            pods = self.get("pods", "-l", "podpatterns.dev/pattern")["items"]
+            pods = self.get("pods", "-l", PATTERN_LABEL)["items"]
             running = [
                 p
                 for p in pods
@@ -183,7 +184,7 @@ class Demo:
         print(self.kubectl("get", "pp,pods", "-o", "wide", "-n", self.namespace).stdout)
 
     def show_real_node_logs(self, timeout: float = 60) -> None:
-        pods = self.get("pods", "-l", "podpatterns.dev/pattern=web-real")["items"]
+        pods = self.get("pods", "-l", f"{PATTERN_LABEL}=web-real")["items"]
         if not pods:
             return
         name = pods[0]["metadata"]["name"]

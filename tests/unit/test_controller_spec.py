@@ -9,12 +9,13 @@ from typing import Any
 import kopf
 
 from podpatterns import render
+from podpatterns.controller import handlers
 from podpatterns.controller import pods as observed
 from podpatterns.controller.handlers import STORAGE_PREFIX, NoDiffBase, build_registry
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.spec import interpret
 from podpatterns.controller.workloads import WATCHED, index_ids
-from podpatterns.render.workloads import WORKLOAD_LABEL
+from podpatterns.render.labels import WORKLOAD_LABEL
 
 BODY: dict[str, Any] = {
     "apiVersion": "podpatterns.dev/v1alpha1",
@@ -69,7 +70,7 @@ def test_status_never_makes_a_spec_invalid() -> None:
 
 
 def test_the_controller_reads_the_labels_the_renderer_writes() -> None:
-    assert observed.PATTERN_LABEL == render.PATTERN_LABEL
+    assert handlers.PATTERN_LABEL == render.PATTERN_LABEL
     assert observed.HASH_LABEL == render.HASH_LABEL
     assert observed.WORKLOAD_LABEL == WORKLOAD_LABEL
 

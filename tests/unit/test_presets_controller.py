@@ -16,7 +16,7 @@ from podpatterns.controller.profiles import (
     referenced,
     used_by_patch,
 )
-from podpatterns.render.workloads import APPLIED_HASH_ANNOTATION
+from podpatterns.render.labels import APPLIED_HASH_ANNOTATION
 
 UID = "6f1c0e9a-1b2d-4c3e-8f40-0000000000aa"
 OWNER = {

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from podpatterns.render import HASH_LABEL, render_pod_template
-from podpatterns.render.workloads import WORKLOAD_LABEL
+from podpatterns.render.labels import WORKLOAD_LABEL
 from tests.unit.golden import (
     GOLDEN,
     WORKLOAD,

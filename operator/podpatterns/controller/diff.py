@@ -18,9 +18,10 @@ from typing import Any
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.kube import ApiError, KubeApi
 from podpatterns.controller.plan import deletion_rank, next_names, resolve_budget
-from podpatterns.controller.pods import HASH_LABEL, PATTERN_LABEL, ObservedPod
+from podpatterns.controller.pods import ObservedPod
 from podpatterns.controller.profiles import ProfileCache, referenced
 from podpatterns.controller.workloads import change_note
+from podpatterns.render.labels import HASH_LABEL, PATTERN_LABEL
 
 DIFF_FIELD_MANAGER = "podpatterns-diff"
 _IGNORED_METADATA = (

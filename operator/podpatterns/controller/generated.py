@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 from podpatterns.controller.events import Event
 from podpatterns.controller.indexes import LabelledObjects
 from podpatterns.controller.kube import NAMESPACE_TERMINATING, ApiError, OwnedObjectClient
-from podpatterns.controller.pods import PATTERN_LABEL, controller_uid
+from podpatterns.controller.pods import controller_uid
 from podpatterns.controller.status import Problem
 from podpatterns.controller.workloads import annotation, apply_reason, describe
-from podpatterns.render.workloads import APPLIED_HASH_ANNOTATION, applied_hash
+from podpatterns.render.labels import APPLIED_HASH_ANNOTATION, PATTERN_LABEL
+from podpatterns.render.workloads import applied_hash
 
 if TYPE_CHECKING:
     from podpatterns.controller.reconciler import Key, Reconciler

@@ -44,7 +44,7 @@ from podpatterns.controller.metrics import (
     queue_series,
 )
 from podpatterns.controller.peering import ensure_peering
-from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod
+from podpatterns.controller.pods import ObservedPod
 from podpatterns.controller.profiles import (
     PROFILES,
     ProfileCache,
@@ -62,6 +62,7 @@ from podpatterns.controller.workloads import (
     register,
 )
 from podpatterns.controller.workqueue import WorkQueue
+from podpatterns.render.labels import PATTERN_LABEL
 
 STORAGE_PREFIX = "podpatterns.dev"
 

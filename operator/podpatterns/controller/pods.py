@@ -12,10 +12,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-PATTERN_LABEL = "podpatterns.dev/pattern"
-HASH_LABEL = "podpatterns.dev/template-hash"
-# Set on the Pods of a Deployment, StatefulSet, ... (render.workloads.WORKLOAD_LABEL).
-WORKLOAD_LABEL = "podpatterns.dev/workload"
+from podpatterns.render.labels import HASH_LABEL, WORKLOAD_LABEL
 
 # Waiting reasons that mean a container will not get better on its own. They make the
 # PodPattern Degraded so that a user sees the cause without describing every Pod.

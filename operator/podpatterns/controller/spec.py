@@ -10,10 +10,10 @@ from typing import Any
 
 from podpatterns.api.validation import FieldError, InvalidPattern, validate
 from podpatterns.controller.intent import Intent, Rejection
-from podpatterns.controller.pods import PATTERN_LABEL
 from podpatterns.controller.profiles import ProfileCache, referenced
 from podpatterns.presets import render_pattern
 from podpatterns.render import RenderError, render_pod, selector_string
+from podpatterns.render.labels import PATTERN_LABEL
 from podpatterns.render.workloads import render_workload
 
 MAX_LISTED_ERRORS = 10

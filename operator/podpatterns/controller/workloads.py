@@ -35,18 +35,21 @@ from podpatterns.controller.events import Event
 from podpatterns.controller.indexes import LabelledObjects
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.kube import FIELD_MANAGER, ApiError, OwnedObjectClient
-from podpatterns.controller.pods import PATTERN_LABEL, ObservedPod, controller_uid
+from podpatterns.controller.pods import ObservedPod, controller_uid
 from podpatterns.controller.status import Problem, reported_sidecars
 from podpatterns.controller.workload_status import (
     WorkloadStatusInput,
     compute_workload_status,
     is_available,
 )
-from podpatterns.render.workloads import (
+from podpatterns.render.labels import (
     APPLIED_HASH_ANNOTATION,
-    HEADLESS_SUFFIX,
     IMMUTABLE_HASH_ANNOTATION,
+    PATTERN_LABEL,
     TEMPLATE_HASH_ANNOTATION,
+)
+from podpatterns.render.workloads import (
+    HEADLESS_SUFFIX,
     WORKLOAD_KINDS,
     RenderedWorkload,
 )

@@ -4,7 +4,7 @@ No I/O and no Kubernetes client here: the controller and `podpatterns render` ca
 same functions, and golden files pin down their output.
 """
 
-from podpatterns.render.configmaps import CONTAINER_LABEL, render_config_map
+from podpatterns.render.configmaps import render_config_map
 from podpatterns.render.containers import (
     Entry,
     ResolvedContainer,
@@ -18,8 +18,8 @@ from podpatterns.render.containers import (
 )
 from podpatterns.render.errors import PresetNotAvailable, RenderError
 from podpatterns.render.hashing import HASH_LENGTH, canonical_json, short_hash
+from podpatterns.render.labels import CONTAINER_LABEL, HASH_LABEL, PATTERN_LABEL
 from podpatterns.render.meta import (
-    PATTERN_LABEL,
     object_metadata,
     owner_reference,
     selector,
@@ -27,7 +27,6 @@ from podpatterns.render.meta import (
 )
 from podpatterns.render.pod import (
     DEFAULT_SERVER_VERSION,
-    HASH_LABEL,
     NATIVE_SIDECARS_SINCE,
     EffectiveMode,
     PodTemplate,

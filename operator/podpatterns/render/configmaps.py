@@ -6,10 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from podpatterns.api.v1alpha1 import PodPattern
+from podpatterns.render.labels import CONTAINER_LABEL
 from podpatterns.render.meta import object_metadata
-
-# Which container of the Pod a generated ConfigMap configures, for `kubectl get -l`.
-CONTAINER_LABEL = "podpatterns.dev/container"
 
 
 def render_config_map(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from podpatterns.api.v1alpha1 import API_VERSION, PodPattern
-
-PATTERN_LABEL = "podpatterns.dev/pattern"
+from podpatterns.render.labels import PATTERN_LABEL
 
 
 def selector(pattern: PodPattern) -> dict[str, str]:

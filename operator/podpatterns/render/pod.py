@@ -23,12 +23,12 @@ from podpatterns.render.containers import (
 )
 from podpatterns.render.errors import RenderError
 from podpatterns.render.hashing import short_hash
+from podpatterns.render.labels import HASH_LABEL
 from podpatterns.render.meta import (
     owner_reference,
     selector,
 )
 
-HASH_LABEL = "podpatterns.dev/template-hash"
 # Native sidecars (init containers with restartPolicy Always) are on by default from 1.29.
 NATIVE_SIDECARS_SINCE = (1, 29)
 DEFAULT_SERVER_VERSION = (1, 37)

@@ -18,26 +18,14 @@ from typing import Any
 
 from podpatterns.api.v1alpha1 import PodPattern
 from podpatterns.render.hashing import short_hash
+from podpatterns.render.labels import (
+    APPLIED_HASH_ANNOTATION,
+    IMMUTABLE_HASH_ANNOTATION,
+    TEMPLATE_HASH_ANNOTATION,
+    WORKLOAD_LABEL,
+)
 from podpatterns.render.meta import object_metadata, selector
 from podpatterns.render.pod import PodTemplate
-
-# On the Pods of a workload object: which kind of object runs them. The Pods of kind Pod
-# (owned by the PodPattern itself) do not carry it. It tells the Pods of an old workload
-# object from those of the new one while the kind changes, and the operator's own Pods
-# from both.
-WORKLOAD_LABEL = "podpatterns.dev/workload"
-# On every workload object: the Pod template it runs, for `kubectl get -o yaml` readers
-# and for status. What rolls the Pods is the template itself, whose hash label changes
-# with anything that must replace the Pods (including generated config and profiles).
-TEMPLATE_HASH_ANNOTATION = "podpatterns.dev/template-hash"
-# A digest of the whole object as the operator applies it (this annotation left out): the
-# operator compares it with the live object's instead of comparing fields the API server
-# defaults or drops, so an unchanged spec costs no write.
-APPLIED_HASH_ANNOTATION = "podpatterns.dev/applied-hash"
-# A digest of the fields the API server refuses to change in place (a Job's template and
-# completions, a StatefulSet's claim templates and service name). When it differs, the
-# object is replaced instead of updated.
-IMMUTABLE_HASH_ANNOTATION = "podpatterns.dev/immutable-hash"
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 API_VERSIONS = {
