@@ -22,10 +22,9 @@ from podpatterns.api.validation import (
     parse_profile,
     warnings,
 )
-from podpatterns.presets import RenderedPattern, render_pattern
-from podpatterns.render import PodTemplate, RenderError, container_path, pod_name, render_pod
+from podpatterns.render import PodTemplate, RenderError, container_path
 from podpatterns.render.labels import CLAIM_TEMPLATES_ANNOTATION
-from podpatterns.render.workloads import render_workload
+from podpatterns.render.pattern import RenderedPattern, render_pattern
 from podpatterns.sources import Document, SourceError, expand
 from podpatterns.sources import read as read_source
 
@@ -469,20 +468,11 @@ def _rendered(
 ) -> list[dict[str, Any]]:
     """The generated objects first (the Pods mount the ConfigMaps), then the Pods or the
     PodTemplate."""
-    template = rendered.template
     outputs = rendered.objects()
     if template_only:
-        outputs.append(pod_template_object(pattern, template))
-        return outputs
-    workload = pattern.spec.workload
-    if workload.kind != "Pod":
-        # What the operator applies: the workload object around the same template.
-        outputs.extend(render_workload(pattern, template).objects())
-        return outputs
-    outputs.extend(
-        render_pod(pattern, template, pod_name(pattern, template, i))
-        for i in range(min(workload.replicas, MAX_RENDERED_PODS))
-    )
+        outputs.append(pod_template_object(pattern, rendered.template))
+    else:
+        outputs.extend(rendered.runners(max_pods=MAX_RENDERED_PODS))
     return outputs
 
 

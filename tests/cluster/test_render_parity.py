@@ -21,8 +21,9 @@ import pytest
 import yaml
 
 from podpatterns.api.validation import parse
-from podpatterns.presets import merge_container, render_pattern
+from podpatterns.presets import merge_container
 from podpatterns.render import pod_name, render_pod
+from podpatterns.render.pattern import render_pattern
 from tests.support.kube import Cluster
 from tests.unit.golden import ERRORS
 

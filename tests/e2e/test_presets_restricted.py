@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from podpatterns.presets import render_pattern
 from podpatterns.render import pod_name, render_pod
+from podpatterns.render.pattern import render_pattern
 from tests.support.kube import Cluster
 from tests.unit.presets_support import pattern, profile
 from tests.unit.test_presets_restricted import EVERY_PRESET, RESTRICTED_MAIN

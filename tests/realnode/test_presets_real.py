@@ -1,6 +1,6 @@
 """The presets with the real programs, in real Pods on the dev cluster's real node.
 
-Each test renders a PodPattern with `podpatterns.presets.render_pattern` (what the
+Each test renders a PodPattern with `podpatterns.render.pattern.render_pattern` (what the
 operator and `podpatterns render` produce), applies the generated ConfigMaps, the Service
 and the Pod, and checks what the programs do. No registry is reachable, so preset images
 are overridden through the entry's container fields with the locally built ones: Debian's
@@ -21,8 +21,8 @@ import pytest
 
 from podpatterns.api.v1alpha1 import SidecarProfile
 from podpatterns.api.validation import check, parse
-from podpatterns.presets import RenderedPattern, render_pattern
 from podpatterns.render import pod_name, render_pod
+from podpatterns.render.pattern import RenderedPattern, render_pattern
 from tests.realnode.conftest import RESTRICTED
 from tests.support import otelcol
 from tests.support.kube import Cluster

@@ -45,8 +45,8 @@ from podpatterns.api.validation import (
     parse_profile,
 )
 from podpatterns.commands import dump_document, dump_documents
-from podpatterns.presets import RenderedPattern, render_pattern
 from podpatterns.render import RenderError, pod_name, render_pod
+from podpatterns.render.pattern import RenderedPattern, render_pattern
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 ERRORS = GOLDEN / "errors"

@@ -8,7 +8,7 @@ from typing import Any
 
 from podpatterns.api.v1alpha1 import PodPattern, SidecarProfile
 from podpatterns.api.validation import FieldError, check, check_profile, parse, parse_profile
-from podpatterns.presets import RenderedPattern, render_pattern
+from podpatterns.render.pattern import RenderedPattern, render_pattern
 
 UID = "6f1c0e9a-1b2d-4c3e-8f40-0000000000ff"
 

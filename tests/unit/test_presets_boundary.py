@@ -14,8 +14,8 @@ from podpatterns.api.validation import InvalidPattern, parse, parse_profile
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.profiles import ProfileCache
 from podpatterns.controller.spec import interpret
-from podpatterns.presets import render_pattern
 from podpatterns.render import RenderError
+from podpatterns.render.pattern import render_pattern
 from tests.unit.presets_support import containers, pattern, pattern_body, profile, render
 from tests.unit.test_commands import run
 

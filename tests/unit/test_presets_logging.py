@@ -385,8 +385,8 @@ def _refused_paths(path: str, agent: str) -> list[str]:
 
 @pytest.mark.parametrize("path", HOSTILE_PATHS)
 def test_a_hostile_path_is_refused_by_validation_and_by_the_preset(path: str) -> None:
-    from podpatterns.presets import render_pattern
     from podpatterns.render import RenderError
+    from podpatterns.render.pattern import render_pattern
 
     agent = "fluent-bit"
     assert "spec.sidecars[0].logging.paths[0]" in _refused_paths(path, agent)

@@ -8,8 +8,9 @@ import pytest
 
 from podpatterns.api.v1alpha1 import SidecarProfile
 from podpatterns.api.validation import check_profile, parse_profile
-from podpatterns.presets import ProfileNotFound, referenced_profiles, render_pattern
+from podpatterns.presets import ProfileNotFound, referenced_profiles
 from podpatterns.render import RenderError
+from podpatterns.render.pattern import render_pattern
 from tests.unit.presets_support import (
     containers,
     errors_by_path,

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from podpatterns.api.validation import check, parse
-from podpatterns.presets import render_pattern
 from podpatterns.render import HASH_LABEL, NATIVE_SIDECARS_SINCE, PodTemplate, RenderError
+from podpatterns.render.pattern import render_pattern
 from tests.unit.golden import (
     ERRORS,
     GOLDEN,

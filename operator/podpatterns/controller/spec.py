@@ -11,10 +11,9 @@ from typing import Any
 from podpatterns.api.validation import FieldError, InvalidPattern, validate
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.profiles import ProfileCache, referenced
-from podpatterns.presets import render_pattern
-from podpatterns.render import RenderError, render_pod, selector_string
+from podpatterns.render import RenderError, selector_string
 from podpatterns.render.labels import PATTERN_LABEL
-from podpatterns.render.workloads import render_workload
+from podpatterns.render.pattern import render_pattern
 
 MAX_LISTED_ERRORS = 10
 
@@ -43,11 +42,6 @@ def interpret(
         )
     try:
         rendered = render_pattern(pattern, profiles=known, server_version=server_version)
-        template = rendered.template
-        # The same template, wrapped for the kinds that run it through a workload object.
-        wrapped = (
-            render_workload(pattern, template) if pattern.spec.workload.kind != "Pod" else None
-        )
     except RenderError as failure:
         return Rejection(
             reason=failure.error.reason,
@@ -64,10 +58,7 @@ def interpret(
             replicas=pattern.spec.workload.replicas,
         )
     workload = pattern.spec.workload
-
-    def pod_for(name: str) -> dict[str, Any]:
-        return render_pod(pattern, template, name)
-
+    template = rendered.template
     return Intent(
         kind=workload.kind,
         replicas=workload.replicas,
@@ -77,8 +68,8 @@ def interpret(
         sidecars=tuple(sidecar.name for sidecar in pattern.spec.sidecars),
         sidecar_mode=template.sidecar_mode,
         selector=selector_string(pattern),
-        pod_for=pod_for,
-        workload=wrapped,
+        pod_for=rendered.pod,
+        workload=rendered.workload,
         objects=tuple(rendered.objects()),
     )
 

@@ -3,12 +3,10 @@ SidecarProfiles platform teams publish. Pure, like `podpatterns.render`: models 
 profiles in, plain manifests out.
 
 One module per preset (`logging`, `proxy`, `gpu_monitor`, `data_loader`), `profiles` for
-SidecarProfile resolution, and `resolver`, which plugs them into the Pod-template builder:
+SidecarProfile resolution, and `resolver`, which plugs them into the Pod-template builder.
 
-    rendered = render_pattern(pattern, profiles={"corp-audit": profile})
-    rendered.template          # the Pod template, as render_pod_template returns it
-    rendered.config_maps       # generated ConfigMaps (part of the template's hash)
-    rendered.service           # the Service of spec.service, or None
+They sit below the composition: `podpatterns.render.pattern.render_pattern` renders a
+PodPattern with them; nothing here imports it.
 """
 
 from podpatterns.presets.common import (
@@ -24,10 +22,8 @@ from podpatterns.presets.profiles import ProfileNotFound, profile_hash_input
 from podpatterns.presets.proxy import NGINX_IMAGE
 from podpatterns.presets.resolver import (
     PresetResolver,
-    RenderedPattern,
     make_resolver,
     referenced_profiles,
-    render_pattern,
 )
 
 # Every image a preset runs by default, pinned to a version.
@@ -43,13 +39,11 @@ __all__ = [
     "PresetContext",
     "PresetResolver",
     "ProfileNotFound",
-    "RenderedPattern",
     "config_map_name",
     "make_resolver",
     "merge_container",
     "profile_hash_input",
     "referenced_profiles",
-    "render_pattern",
     "restricted_security_context",
     "volume_name",
 ]

@@ -1,11 +1,12 @@
-"""The resolver that plugs presets and SidecarProfiles into the Pod-template builder, and
-`render_pattern`, which renders everything a PodPattern stands for in one pure call."""
+"""The resolver that plugs presets and SidecarProfiles into the Pod-template builder.
+
+`podpatterns.render.pattern.render_pattern` composes it with the builder; this module
+only resolves one container entry at a time."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from podpatterns.api.v1alpha1 import (
@@ -33,13 +34,10 @@ from podpatterns.presets.proxy import render_proxy
 from podpatterns.render import (
     DEFAULT_SERVER_VERSION,
     Entry,
-    PodTemplate,
     ResolvedContainer,
     container_fields,
     entry_path,
     render_container,
-    render_pod_template,
-    render_service,
     resolve_sidecar,
 )
 
@@ -71,8 +69,8 @@ class PresetResolver:
     sidecar naming one raises `ProfileNotFound`, unless `stand_in_missing`, which renders
     such a sidecar from its own fields alone (`validate` does, to check the rest of the
     Pod; the result is not a Pod to run). `server_version` must be the one passed to
-    `render_pod_template` (`render_pattern` takes care of that): the proxy's drain hook
-    depends on it.
+    `render_pod_template` (`render.pattern.render_pattern` takes care of that): the
+    proxy's drain hook depends on it.
     """
 
     def __init__(
@@ -168,52 +166,6 @@ def make_resolver(
     return PresetResolver(
         profiles, server_version=server_version, stand_in_missing=stand_in_missing
     )
-
-
-@dataclass(frozen=True)
-class RenderedPattern:
-    """Everything a PodPattern stands for, besides its workload wrapper: the Pod template
-    (with its generated ConfigMaps) and the Service, if `spec.service` asks for one."""
-
-    template: PodTemplate
-    service: dict[str, Any] | None
-
-    @property
-    def config_maps(self) -> tuple[dict[str, Any], ...]:
-        return self.template.config_maps
-
-    def objects(self) -> list[dict[str, Any]]:
-        """The ConfigMaps and the Service, in the order to apply them (before the Pods)."""
-        objects = [*self.config_maps]
-        if self.service is not None:
-            objects.append(self.service)
-        return objects
-
-
-def render_pattern(
-    pattern: PodPattern,
-    *,
-    profiles: Mapping[str, SidecarProfile] | None = None,
-    server_version: tuple[int, int] = DEFAULT_SERVER_VERSION,
-    stand_in_missing: bool = False,
-) -> RenderedPattern:
-    """Render a (valid) PodPattern with its presets and the SidecarProfiles it names.
-
-    Pure. Raises `render.RenderError` (e.g. `ProfileNotFound`, `PortConflict`) when it
-    cannot be rendered; its `.error` is the FieldError to report. `stand_in_missing` is
-    for checking only (see `PresetResolver`).
-    """
-    template = render_pod_template(
-        pattern,
-        server_version=server_version,
-        resolve=make_resolver(
-            profiles, server_version=server_version, stand_in_missing=stand_in_missing
-        ),
-    )
-    # A stand-in cannot say which port the profile's sidecar serves, so the Service waits
-    # for the real profile.
-    service = None if stand_in_missing else render_service(pattern, template)
-    return RenderedPattern(template=template, service=service)
 
 
 def referenced_profiles(pattern: PodPattern) -> list[str]:
