@@ -83,7 +83,7 @@ def used_api_methods() -> set[str]:
 # that make them address each resource they serve: {module: (class, kinds table)}.
 REQUEST_CLIENTS = {
     "podpatterns.controller.workloads": ("WorkloadClient", "RESOURCES"),
-    "podpatterns.controller.generated": ("GeneratedClient", "PATHS"),
+    "podpatterns.controller.owned": ("OwnedClient", "PATHS"),
 }
 
 

@@ -22,6 +22,7 @@ from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.kube import ApiError
 from podpatterns.controller.pods import ObservedPod
 from podpatterns.controller.reconciler import Key, Reconciler
+from podpatterns.controller.workqueue import Retry, WorkQueue
 
 T = TypeVar("T")
 KEY: Key = ("shop", "web")
@@ -213,11 +214,18 @@ def world() -> World:
 
 def reconcile(reconciler: Reconciler) -> float | None:
     async def go() -> float | None:
-        delay = await reconciler.reconcile(KEY)
+        retry = await reconciler.reconcile(KEY)
         await reconciler.drain_events()
-        return delay
+        return retry
 
     return asyncio.run(go())
+
+
+def backoffs(retries: list[Retry]) -> list[float]:
+    """The delays the work queue picks for these results of one key, in order."""
+
+    queue: WorkQueue[str] = WorkQueue(lambda key: asyncio.sleep(0))
+    return [delay for retry in retries if (delay := queue.next_delay("k", retry)) is not None]
 
 
 def condition(server: FakeApiServer, kind: str) -> dict[str, Any]:
@@ -329,8 +337,8 @@ def test_a_foreign_pod_holding_our_name_is_left_alone(world: World) -> None:
     }
     # Not labelled, so the cache does not see it: only the create's 409 reveals it.
     reconciler = world.reconciler()
-    delay = reconcile(reconciler)
-    assert delay is not None and delay <= 1.0
+    retry = reconcile(reconciler)
+    assert retry is not None and retry.after is not None and retry.after <= 1.0
     reconcile(reconciler)
     assert world.server.pods["web-h1-0"]["metadata"]["uid"] == "someone-else"
     ours = [
@@ -461,7 +469,9 @@ def test_a_create_failure_is_degraded_and_retried_with_backoff(world: World) -> 
     second = reconcile(reconciler)
     assert world.server.create_attempts == 2
     assert world.server.live() == []
-    assert first is not None and second is not None and second > first
+    # Retried with the queue's backoff, which grows while the failures go on.
+    assert first is not None and first.failed and second is not None and second.failed
+    assert backoffs([first, second]) == [1.0, 2.0]
     degraded = condition(world.server, "Degraded")
     assert (degraded["status"], degraded["reason"]) == ("True", "PodCreateFailed")
     assert "exceeded quota" in degraded["message"]
@@ -499,18 +509,19 @@ def test_a_gone_pattern_is_forgotten(world: World) -> None:
     reconcile(reconciler)
     world.cache._pattern = None
     assert reconcile(reconciler) is None
-    assert reconciler._states == {}
+    assert reconciler.states == {}
 
 
 def test_an_unconfirmed_create_is_disbelieved_after_a_while(world: World) -> None:
     reconciler = world.reconciler()
-    delay = reconcile(reconciler)
+    retry = reconcile(reconciler)
     # Created, then gone before the watch ever showed it, and no DELETED event seen.
     del world.server.pods["web-h1-1"]
     world.cache.sync()
-    assert reconcile(reconciler) == delay  # still believed: wake up when it expires
-    assert delay is not None and 0 < delay <= 30
-    world.clock[0] += delay
+    assert reconcile(reconciler) == retry  # still believed: wake up when it expires
+    assert retry is not None and not retry.failed
+    assert retry.after is not None and 0 < retry.after <= 30
+    world.clock[0] += retry.after
     reconcile(reconciler)
     assert world.server.live() == ["web-h1-0", "web-h1-1", "web-h1-2"]
 
@@ -537,12 +548,13 @@ def test_events_are_posted_one_at_a_time_in_order(world: World) -> None:
         return fn(*args)
 
     reconciler = world.reconciler()
-    reconciler.run = slow_run  # type: ignore[assignment]
+    reconciler.events.run = slow_run
 
     async def go() -> None:
         most[0] = 0
         for index in range(5):
-            reconciler._post(world.server.pattern, Event("Normal", f"Reason{index}", "m", "Test"))
+            event = Event("Normal", f"Reason{index}", "m", "Test")
+            reconciler.events.post(world.server.pattern, event)
         await reconciler.drain_events()
 
     asyncio.run(go())
@@ -571,7 +583,8 @@ def test_events_stop_for_a_namespace_being_deleted(world: World) -> None:
 
     async def go() -> None:
         for index in range(5):
-            reconciler._post(world.server.pattern, Event("Normal", f"Reason{index}", "m", "Test"))
+            event = Event("Normal", f"Reason{index}", "m", "Test")
+            reconciler.events.post(world.server.pattern, event)
         await reconciler.drain_events()
 
     asyncio.run(go())
@@ -641,7 +654,7 @@ def test_no_warning_for_events_of_a_namespace_already_gone(
     caplog.set_level("DEBUG", logger="podpatterns")
 
     async def go() -> None:
-        reconciler._post(world.server.pattern, Event("Normal", "Reason", "m", "Test"))
+        reconciler.events.post(world.server.pattern, Event("Normal", "Reason", "m", "Test"))
         await reconciler.drain_events()
 
     asyncio.run(go())

@@ -9,12 +9,12 @@ from typing import Any
 import kopf
 
 from podpatterns import render
-from podpatterns.controller import handlers
 from podpatterns.controller import pods as observed
+from podpatterns.controller import watches
 from podpatterns.controller.handlers import STORAGE_PREFIX, NoDiffBase, build_registry
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.spec import interpret
-from podpatterns.controller.workloads import WATCHED, index_ids
+from podpatterns.controller.watches import WORKLOAD_WATCHES
 from podpatterns.render.labels import WORKLOAD_LABEL
 
 BODY: dict[str, Any] = {
@@ -70,7 +70,7 @@ def test_status_never_makes_a_spec_invalid() -> None:
 
 
 def test_the_controller_reads_the_labels_the_renderer_writes() -> None:
-    assert handlers.PATTERN_LABEL == render.PATTERN_LABEL
+    assert watches.PATTERN_LABEL == render.PATTERN_LABEL
     assert observed.HASH_LABEL == render.HASH_LABEL
     assert observed.WORKLOAD_LABEL == WORKLOAD_LABEL
 
@@ -81,12 +81,12 @@ def test_the_registry_watches_without_change_handlers() -> None:
     assert registry._changing.get_all_handlers() == []
     assert registry._spawning.get_all_handlers() == []
     # PodPatterns, Pods, the workload objects and Services (controller/workloads.py), the
-    # presets' ConfigMaps (controller/generated.py) and SidecarProfiles.
-    assert len(registry._watching.get_all_handlers()) == 2 + len(WATCHED) + 2
+    # presets' ConfigMaps (controller/owned.py) and SidecarProfiles.
+    assert len(registry._watching.get_all_handlers()) == 2 + len(WORKLOAD_WATCHES) + 2
     assert {h.id for h in registry._indexing.get_all_handlers()} == {
         "pattern_pods",
         "pattern_bodies",
-        *index_ids(),
+        *(watch.index for watch in WORKLOAD_WATCHES),
         "pattern_configmaps",
         "sidecar_profiles",
         "profile_users",
@@ -115,7 +115,7 @@ def test_a_workload_kind_carries_its_object_and_kind_pod_none() -> None:
 
 
 def test_only_namespaces_being_deleted_are_indexed() -> None:
-    from podpatterns.controller.handlers import terminating_namespaces
+    from podpatterns.controller.watches import terminating_namespaces
 
     going = asyncio.run(terminating_namespaces(name="shop", status={"phase": "Terminating"}))
     staying = asyncio.run(terminating_namespaces(name="shop", status={"phase": "Active"}))

@@ -27,6 +27,7 @@ from podpatterns.controller.workloads import (
     foreign_managers,
     needs_replacement,
 )
+from podpatterns.controller.workqueue import Retry
 from podpatterns.render.workloads import (
     APPLIED_HASH_ANNOTATION,
     IMMUTABLE_HASH_ANNOTATION,
@@ -169,7 +170,6 @@ class World:
             workloads=WorkloadController(
                 client=self.server,
                 cache=self.cache,  # type: ignore[arg-type]
-                monotonic=lambda: self.clock[0],
             ),
         )
 
@@ -190,8 +190,8 @@ def world() -> World:
     return World(server=server, cache=FakeCaches(server), clock=[0.0])
 
 
-def reconcile(reconciler: Reconciler) -> float | None:
-    async def go() -> float | None:
+def reconcile(reconciler: Reconciler) -> Retry | None:
+    async def go() -> Retry | None:
         delay = await reconciler.reconcile(KEY)
         await reconciler.drain_events()
         return delay

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from podpatterns.controller.workqueue import WorkQueue
+from podpatterns.controller.workqueue import Retry, WorkQueue
 
 
 def test_kicks_during_a_run_coalesce_into_one_rerun_and_never_overlap() -> None:
@@ -121,3 +121,16 @@ def test_depth_and_scheduled_count_keys_not_kicks() -> None:
 
     asyncio.run(scenario())
     assert seen == [(3, 0), (0, 1)]
+
+
+def test_a_failed_result_backs_off_and_a_success_resets_it() -> None:
+    queue: WorkQueue[str] = WorkQueue(lambda key: asyncio.sleep(0), max_backoff=4.0)
+    failed = Retry(failed=True)
+    assert [queue.next_delay("a", failed) for _ in range(4)] == [1.0, 2.0, 4.0, 4.0]
+    # An expectation that runs out sooner than the backoff wakes the key up sooner.
+    assert queue.next_delay("a", Retry(after=0.5, failed=True)) == 0.5
+    assert queue.failures("a") == 5
+    assert queue.next_delay("a", Retry(after=3.0)) == 3.0
+    assert queue.failures("a") == 0
+    assert queue.next_delay("a", failed) == 1.0
+    assert queue.next_delay("b", None) is None and queue.next_delay("b", 2.0) == 2.0

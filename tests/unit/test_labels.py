@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench import workloads as bench_workloads
 
-from podpatterns.controller import handlers, pods
+from podpatterns.controller import pods, watches
 from podpatterns.render import labels, meta, pod, workloads
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def test_the_renderer_and_the_watches_use_the_same_keys() -> None:
     assert meta.PATTERN_LABEL is labels.PATTERN_LABEL
     assert pod.HASH_LABEL is labels.HASH_LABEL
     assert workloads.WORKLOAD_LABEL is labels.WORKLOAD_LABEL
-    assert handlers.PATTERN_LABEL is labels.PATTERN_LABEL
+    assert watches.PATTERN_LABEL is labels.PATTERN_LABEL
     assert pods.HASH_LABEL is labels.HASH_LABEL
     assert pods.WORKLOAD_LABEL is labels.WORKLOAD_LABEL
     assert bench_workloads.PATTERN_LABEL is labels.PATTERN_LABEL
@@ -41,7 +41,7 @@ def test_the_rendered_pod_carries_the_label_the_watch_selects_by() -> None:
 
     value = pattern()
     rendered = meta.selector(value)
-    assert list(rendered) == [handlers.PATTERN_LABEL]
+    assert list(rendered) == [watches.PATTERN_LABEL]
 
 
 def test_no_other_module_spells_a_key_out() -> None:

@@ -8,7 +8,7 @@ import copy
 import datetime
 from typing import Any
 
-from podpatterns.controller.generated import plan_generated, with_applied_hash
+from podpatterns.controller.owned import plan_generated, with_applied_hash
 from podpatterns.controller.profiles import (
     ProfileCache,
     UsedBy,

@@ -6,23 +6,36 @@ things a user wants to read in `kubectl describe pp`: what it created, deleted, 
 or refused, and why. An identical Event for the same object is not repeated within
 `window` seconds, so a PodPattern that stays invalid does not flood the namespace.
 
-The recorder only decides and builds; the reconciler sends, off the event loop.
+Two parts, like client-go's recorder and broadcaster: `EventRecorder` decides whether an
+Event is worth posting and builds it (pure but for its memory of recent Events), and
+`EventSink` queues what the recorder passed and posts it, one at a time, off the event
+loop, dropping Events beyond `MAX_QUEUED_EVENTS` rather than holding them in memory.
+The reconcile's steps only ever call `EventSink.post`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import dataclasses
 import datetime
+import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
+from podpatterns.controller.kube import ApiError
 from podpatterns.controller.pods import format_time
 
 COMPONENT = "podpatterns"
 MAX_MESSAGE = 1024
+# Events wait to be posted one at a time, as client-go's broadcaster does; beyond this
+# many (its queue length too) a new one is dropped rather than held in memory.
+MAX_QUEUED_EVENTS = 1000
+
+logger = logging.getLogger("podpatterns.controller")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,3 +132,97 @@ class EventRecorder:
             "lastTimestamp": stamp,
             "count": 1,
         }
+
+
+class EventApi(Protocol):
+    def create_event(self, namespace: str, event: Mapping[str, Any]) -> Any: ...
+
+
+class EventSink:
+    """Where the reconcile's steps post Events: queued, then sent one at a time.
+
+    `silenced(body)` says whether the object's namespace is being deleted (nothing is
+    posted there); `on_terminating(namespace)` is told when the API server refuses an
+    Event because its namespace is being deleted.
+    """
+
+    def __init__(
+        self,
+        *,
+        api: EventApi,
+        run: Callable[..., Awaitable[Any]],
+        recorder: EventRecorder,
+        silenced: Callable[[Mapping[str, Any]], bool] = lambda body: False,
+        on_terminating: Callable[[str], None] = lambda namespace: None,
+        max_queued: int = MAX_QUEUED_EVENTS,
+    ) -> None:
+        self.api = api
+        self.run = run
+        self.recorder = recorder
+        self.silenced = silenced
+        self.on_terminating = on_terminating
+        self.max_queued = max_queued
+        self._queue: collections.deque[Mapping[str, Any]] = collections.deque()
+        self._sender: asyncio.Task[None] | None = None
+
+    def post(self, body: Mapping[str, Any], event: Event) -> None:
+        """Queue `event` about the object `body`, unless it was posted lately."""
+        meta = body.get("metadata") or {}
+        if self.silenced(body):
+            return
+        if not self.recorder.should_post(body, event):
+            return
+        log = logger.warning if event.type == "Warning" else logger.info
+        log("%s/%s: %s: %s", meta.get("namespace"), meta.get("name"), event.reason, event.message)
+        if len(self._queue) >= self.max_queued:
+            logger.debug("Event queue full; not posting %s", event.reason)
+            return
+        self._queue.append(self.recorder.build(body, event))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(
+                self._send_all(), name="post events"
+            )
+
+    def forget(self, uid: str) -> None:
+        self.recorder.forget(uid)
+
+    async def drain(self) -> None:
+        """Wait until every Event posted so far has been sent (or failed)."""
+        while self._sender is not None and not self._sender.done():
+            await asyncio.gather(self._sender, return_exceptions=True)
+
+    async def _send_all(self) -> None:
+        # One at a time: Events are for people, and a burst of them must not compete with
+        # the Pod creates and status patches of the same moment for the API server.
+        terminating: set[str] = set()
+        while self._queue:
+            payload = self._queue.popleft()
+            namespace = str(payload["metadata"]["namespace"])
+            if namespace in terminating:
+                continue  # every further Event there would be refused the same way
+            if not await self.run(self._send, payload):
+                terminating.add(namespace)
+                self.on_terminating(namespace)
+
+    def _send(self, payload: Mapping[str, Any]) -> bool:
+        """Post one Event; False when its namespace is being deleted."""
+        try:
+            self.api.create_event(str(payload["metadata"]["namespace"]), payload)
+        except ApiError as failure:
+            # Being deleted, or gone already (then the PodPattern is too).
+            if failure.namespace_terminating or failure.not_found:
+                logger.debug("Not posting Events in a namespace being deleted: %s", failure)
+                return False
+            _not_posted(payload, failure)
+        except Exception as failure:
+            _not_posted(payload, failure)
+        return True
+
+
+def _not_posted(payload: Mapping[str, Any], failure: Exception) -> None:
+    logger.warning(
+        "Could not post Event %s for %s: %s",
+        payload.get("reason"),
+        payload["involvedObject"].get("name"),
+        failure,
+    )

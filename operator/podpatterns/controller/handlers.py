@@ -1,4 +1,5 @@
-"""The Kopf side: settings, watches, indexes. Handlers only hand keys to the work queue.
+"""The Kopf side: settings, start-up, and the registry of the watches (controller/watches.py).
+Handlers only hand keys to the work queue.
 
 Which Kopf handler kinds write to the watched objects, and why none of them is used:
 
@@ -27,15 +28,10 @@ from typing import Any
 
 import kopf
 
+from podpatterns.controller import watches
+from podpatterns.controller.context import Runner, executor_runner
 from podpatterns.controller.events import EventRecorder
-from podpatterns.controller.generated import WATCHED as GENERATED_WATCHED
-from podpatterns.controller.generated import (
-    GeneratedClient,
-    GeneratedObjects,
-)
-from podpatterns.controller.generated import pattern_objects as generated_objects
-from podpatterns.controller.indexes import LabelledObjects
-from podpatterns.controller.kube import GROUP, PLURAL, VERSION, KubeApi
+from podpatterns.controller.kube import KubeApi
 from podpatterns.controller.metrics import (
     Metrics,
     Series,
@@ -43,26 +39,15 @@ from podpatterns.controller.metrics import (
     pattern_series,
     queue_series,
 )
+from podpatterns.controller.owned import OwnedClient, OwnedObjects
 from podpatterns.controller.peering import ensure_peering
 from podpatterns.controller.pods import ObservedPod
-from podpatterns.controller.profiles import (
-    PROFILES,
-    ProfileCache,
-    UsedBy,
-    profile_bodies,
-    profile_users,
-    referenced,
-)
-from podpatterns.controller.reconciler import Key, Reconciler, executor_runner
-from podpatterns.controller.workloads import (
-    WorkloadClient,
-    WorkloadController,
-    configure_watches,
-    index_ids,
-    register,
-)
+from podpatterns.controller.profiles import ProfileCache, UsedBy, referenced
+from podpatterns.controller.reconciler import Reconciler
+from podpatterns.controller.spec import interpret
+from podpatterns.controller.state import Key
+from podpatterns.controller.workloads import WorkloadClient, WorkloadController
 from podpatterns.controller.workqueue import WorkQueue
-from podpatterns.render.labels import PATTERN_LABEL
 
 STORAGE_PREFIX = "podpatterns.dev"
 
@@ -141,93 +126,6 @@ class IndexCache:
         return list(self._pods.get(key, ()))
 
 
-# --- indexes -------------------------------------------------------------------------------
-# Every index function (here and in workloads.py, generated.py, profiles.py) is a coroutine
-# although it never awaits: it is pure and cheap, and Kopf runs a plain function in its
-# thread pool: a thread hop for every watch event, about 4% of a busy operator's samples in
-# the benchmark's profile.
-
-
-async def pattern_pods(
-    *, body: kopf.Body, namespace: str | None, labels: Mapping[str, str], **_: Any
-) -> dict[Key, ObservedPod]:
-    return {(namespace or "", labels[PATTERN_LABEL]): ObservedPod.from_raw(body)}
-
-
-async def terminating_namespaces(
-    *, name: str, status: Mapping[str, Any], **_: Any
-) -> dict[str, bool]:
-    # From the moment its deletion starts until it is gone. Not a field selector on the
-    # watch: Kopf's own namespace observer (`--namespace`) shares the watch settings and
-    # would then see no other namespace.
-    return {name: True} if status.get("phase") == "Terminating" else {}
-
-
-async def pattern_bodies(
-    *, body: kopf.Body, namespace: str | None, name: str, **_: Any
-) -> dict[Key, Any]:
-    metadata = dict(body.get("metadata") or {})
-    metadata.pop("managedFields", None)  # often the largest part, never read
-    return {
-        (namespace or "", name): {
-            "apiVersion": body.get("apiVersion"),
-            "kind": body.get("kind"),
-            "metadata": metadata,
-            "spec": body.get("spec"),
-            "status": body.get("status"),
-        }
-    }
-
-
-# --- triggers ------------------------------------------------------------------------------
-
-
-async def pattern_event(
-    *, type: str | None, body: Any, namespace: str | None, name: str, memo: Any, **_: Any
-) -> None:
-    controller: Controller = memo.controller
-    key = (namespace or "", name)
-    controller.queue.kick(key)
-    if controller.used_by is not None and controller.profile_queue is not None:
-        # The profiles it names now and those it named before count it differently.
-        names = [] if type == "DELETED" else referenced(body)
-        for profile in controller.used_by.seen(key, names):
-            controller.profile_queue.kick(profile)
-
-
-async def profile_event(*, name: str, memo: Any, **_: Any) -> None:
-    """A SidecarProfile appeared, changed or went: every PodPattern naming it renders
-    again (from the index of users, not a list call), and its usedBy is recounted."""
-    controller: Controller = memo.controller
-    if controller.profiles is not None:
-        for key in controller.profiles.users(name):
-            controller.queue.kick(key)
-    if controller.profile_queue is not None:
-        controller.profile_queue.kick(name)
-
-
-async def configmap_event(
-    *, namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any
-) -> None:
-    memo.controller.queue.kick((namespace or "", labels[PATTERN_LABEL]))
-
-
-async def pod_event(
-    *,
-    type: str,
-    namespace: str | None,
-    name: str,
-    labels: Mapping[str, str],
-    memo: Any,
-    **_: Any,
-) -> None:
-    controller: Controller = memo.controller
-    key = (namespace or "", labels[PATTERN_LABEL])
-    if type == "DELETED":
-        controller.reconciler.pod_deleted(key, name)
-    controller.queue.kick(key)
-
-
 # --- lifecycle -----------------------------------------------------------------------------
 
 
@@ -240,9 +138,52 @@ async def startup(
 ) -> None:
     options: RunOptions = memo.options
     # Kopf passes every index to every handler as a keyword argument named after it.
-    pods_index: Mapping[Key, Iterable[Any]] = kwargs["pattern_pods"]
-    patterns_index: Mapping[Key, Iterable[Any]] = kwargs["pattern_bodies"]
+    indexes = watches.Indexes.from_kwargs(kwargs)
+    configure(settings, options)
+    api = await asyncio.to_thread(
+        functools.partial(
+            KubeApi.connect,
+            kubeconfig=options.kubeconfig,
+            context=options.context,
+            pool_size=options.workers,
+            timeout=options.request_timeout,
+            qps=options.qps,
+            burst=options.burst,
+        )
+    )
+    run = executor_runner(settings.execution.executor)
+    metrics = await _start_metrics(memo, options, indexes.patterns)
+    if metrics is not None:
+        api = metrics.instrument(api)
+    server_version = await run(api.server_version)
+    if options.peering is not None:
+        await ensure_peering(
+            api,
+            run,
+            options.peering,
+            namespaces=options.namespaces,
+            clusterwide=settings.peering.clusterwide,
+            log=logger,
+        )
+    memo.controller = build_controller(api, run, indexes, options, server_version, metrics)
+    scope = (
+        f"namespaces {', '.join(options.namespaces)}" if options.namespaces else "all namespaces"
+    )
+    mode = "standalone" if options.peering is None else f"peering {options.peering}"
+    logger.info(
+        "%s: Kubernetes %d.%d, watching PodPatterns in %s (%s, %d workers)",
+        READY_LINE,
+        server_version[0],
+        server_version[1],
+        scope,
+        mode,
+        options.workers,
+    )
 
+
+def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
+    """Kopf's settings: nothing written to the watched objects, long watches with
+    client-side deadlines, label selectors, peering and the worker pool."""
     # Kopf's bookkeeping, should any handler kind that needs it ever be added, goes into
     # annotations under our own prefix, never into status (which is ours and schema-pruned).
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=STORAGE_PREFIX)
@@ -269,12 +210,9 @@ async def startup(
     settings.watching.inactivity_timeout = WATCH_INACTIVITY_TIMEOUT
     settings.networking.request_timeout = options.request_timeout
     settings.networking.connect_timeout = 10
-    # Only Pods with the pattern label are streamed to us at all: on a cluster with many
+    # Only what carries the pattern label is streamed to us at all: on a cluster with many
     # other Pods, the API server filters instead of us.
-    settings.watching.label_selectors["v1", "pods"] = PATTERN_LABEL
-    configure_watches(settings)  # the same for the workload objects and Services
-    for group, version, plural in GENERATED_WATCHED:  # and the presets' ConfigMaps
-        settings.watching.label_selectors[(group or version), plural] = PATTERN_LABEL
+    watches.configure(settings)
 
     settings.peering.standalone = options.peering is None
     if options.peering is not None:
@@ -285,56 +223,33 @@ async def startup(
             settings.peering.lifetime = options.peering_lifetime
     settings.execution.max_workers = options.workers
 
-    api = await asyncio.to_thread(
-        functools.partial(
-            KubeApi.connect,
-            kubeconfig=options.kubeconfig,
-            context=options.context,
-            pool_size=options.workers,
-            timeout=options.request_timeout,
-            qps=options.qps,
-            burst=options.burst,
-        )
-    )
-    run = executor_runner(settings.execution.executor)
-    metrics = await _start_metrics(memo, options, patterns_index)
-    if metrics is not None:
-        api = metrics.instrument(api)
-    server_version = await run(api.server_version)
-    if options.peering is not None:
-        await ensure_peering(
-            api,
-            run,
-            options.peering,
-            namespaces=options.namespaces,
-            clusterwide=settings.peering.clusterwide,
-            log=logger,
-        )
 
-    from podpatterns.controller.spec import interpret
-
-    profiles = ProfileCache(kwargs["sidecar_profiles"], kwargs["profile_users"])
-    generated = GeneratedObjects(
-        client=GeneratedClient(api),
-        cache=LabelledObjects([kwargs["pattern_configmaps"], kwargs["pattern_services"]]),
-    )
+def build_controller(
+    api: KubeApi,
+    run: Runner,
+    indexes: watches.Indexes,
+    options: RunOptions,
+    server_version: tuple[int, int],
+    metrics: Metrics | None,
+) -> Controller:
+    """The reconciler with its steps, and the work queues that drive it."""
+    profiles = ProfileCache(indexes.profiles, indexes.profile_users)
     reconciler = Reconciler(
         api=api,
-        cache=IndexCache(patterns_index, pods_index),
+        cache=IndexCache(indexes.patterns, indexes.pods),
         interpret=functools.partial(interpret, server_version=server_version, profiles=profiles),
-        generated=generated,
+        owned=OwnedObjects(client=OwnedClient(api), cache=indexes.owned_objects),
         profile_fingerprint=lambda body: profiles.fingerprint(referenced(body)),
-        terminating=kwargs["terminating_namespaces"].__contains__,
+        terminating=indexes.terminating.__contains__,
         run=run,
         recorder=EventRecorder(),
         create_parallelism=options.workers,
         workloads=WorkloadController(
-            client=WorkloadClient(api),
-            cache=LabelledObjects(kwargs[index_id] for index_id in index_ids()),
+            client=WorkloadClient(api), cache=indexes.workload_objects
         ),
     )
     used_by = UsedBy(api=api, cache=profiles, run=run, cluster_wide=not options.namespaces)
-    memo.controller = Controller(
+    return Controller(
         api=api,
         reconciler=reconciler,
         queue=WorkQueue(
@@ -344,19 +259,6 @@ async def startup(
         profiles=profiles,
         used_by=used_by,
         profile_queue=WorkQueue(used_by.sync),
-    )
-    scope = (
-        f"namespaces {', '.join(options.namespaces)}" if options.namespaces else "all namespaces"
-    )
-    mode = "standalone" if options.peering is None else f"peering {options.peering}"
-    logger.info(
-        "%s: Kubernetes %d.%d, watching PodPatterns in %s (%s, %d workers)",
-        READY_LINE,
-        server_version[0],
-        server_version[1],
-        scope,
-        mode,
-        options.workers,
     )
 
 
@@ -442,31 +344,7 @@ def build_registry() -> kopf.OperatorRegistry:
     kopf.on.startup(registry=registry)(startup)
     kopf.on.login(registry=registry)(login)
     kopf.on.cleanup(registry=registry)(cleanup)
-    kopf.index(
-        "v1", "pods", labels={PATTERN_LABEL: kopf.PRESENT}, id="pattern_pods", registry=registry
-    )(pattern_pods)
-    kopf.index(GROUP, VERSION, PLURAL, id="pattern_bodies", registry=registry)(pattern_bodies)
-    kopf.index("v1", "namespaces", id="terminating_namespaces", registry=registry)(
-        terminating_namespaces
-    )
-    kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)(pattern_event)
-    kopf.on.event("v1", "pods", labels={PATTERN_LABEL: kopf.PRESENT}, registry=registry)(pod_event)
-    register(registry)  # workload objects and Services: indexes, and a kick on any change
-    # The presets' ConfigMaps (Services are watched above).
-    for group, version, plural in GENERATED_WATCHED:
-        api = f"{group}/{version}" if group else version
-        labels = {PATTERN_LABEL: kopf.PRESENT}
-        kopf.index(api, plural, labels=labels, id=f"pattern_{plural}", registry=registry)(
-            generated_objects
-        )
-        kopf.on.event(api, plural, labels=labels, id=f"{plural}_event", registry=registry)(
-            configmap_event
-        )
-    # SidecarProfiles (cluster-scoped: watched whatever namespaces the operator serves), and
-    # which PodPatterns name which profile.
-    kopf.index(GROUP, VERSION, PROFILES, id="sidecar_profiles", registry=registry)(profile_bodies)
-    kopf.index(GROUP, VERSION, PLURAL, id="profile_users", registry=registry)(profile_users)
-    kopf.on.event(GROUP, VERSION, PROFILES, registry=registry)(profile_event)
+    watches.register(registry)  # every watch, index and trigger: controller/watches.py
     return registry
 
 

@@ -109,10 +109,10 @@ class Metrics:
 
     # --- hooks -----------------------------------------------------------------------------
 
-    def timed(self, work: Callable[[K], Awaitable[float | None]]) -> Callable[[K], Any]:
+    def timed(self, work: Callable[[K], Awaitable[Any]]) -> Callable[[K], Any]:
         """`work` (the reconcile), counted and timed."""
 
-        async def observed(key: K) -> float | None:
+        async def observed(key: K) -> Any:
             started = time.perf_counter()
             result = "error"
             try:

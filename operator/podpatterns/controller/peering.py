@@ -14,8 +14,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from podpatterns.controller.context import Runner
 from podpatterns.controller.kube import ApiError, KubeApi
-from podpatterns.controller.reconciler import Runner
 
 logger = logging.getLogger(__name__)
 

@@ -27,15 +27,16 @@ import dataclasses
 import datetime
 import json
 import logging
-import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from podpatterns.controller.context import StepContext
 from podpatterns.controller.events import Event
 from podpatterns.controller.indexes import LabelledObjects
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.kube import FIELD_MANAGER, ApiError, OwnedObjectClient
 from podpatterns.controller.pods import ObservedPod, controller_uid
+from podpatterns.controller.state import EXPECTATION_TTL, VERDICT_TTL, WorkloadMemory
 from podpatterns.controller.status import Problem, reported_sidecars
 from podpatterns.controller.workload_status import (
     WorkloadStatusInput,
@@ -45,7 +46,6 @@ from podpatterns.controller.workload_status import (
 from podpatterns.render.labels import (
     APPLIED_HASH_ANNOTATION,
     IMMUTABLE_HASH_ANNOTATION,
-    PATTERN_LABEL,
     TEMPLATE_HASH_ANNOTATION,
 )
 from podpatterns.render.workloads import (
@@ -54,17 +54,10 @@ from podpatterns.render.workloads import (
     RenderedWorkload,
 )
 
-if TYPE_CHECKING:
-    from podpatterns.controller.reconciler import Key, Reconciler, _State
-
 logger = logging.getLogger("podpatterns.controller")
 
-EXPECTATION_TTL = 30.0
-"""How long an apply or delete of ours may stay unconfirmed by the watch."""
-REJECTION_TTL = 300.0
-"""How long the API server's refusal of a manifest is believed before it is tried again."""
 
-# (API group path, plural) per kind, for requests and for the watches.
+# (API group path, plural) per kind, for requests and for the watches (watches.py).
 RESOURCES: dict[str, tuple[str, str]] = {
     "Deployment": ("/apis/apps/v1", "deployments"),
     "StatefulSet": ("/apis/apps/v1", "statefulsets"),
@@ -73,16 +66,6 @@ RESOURCES: dict[str, tuple[str, str]] = {
     "CronJob": ("/apis/batch/v1", "cronjobs"),
     "Service": ("/api/v1", "services"),
 }
-WATCHED = (
-    ("apps", "v1", "deployments"),
-    ("apps", "v1", "statefulsets"),
-    ("apps", "v1", "daemonsets"),
-    ("batch", "v1", "jobs"),
-    ("batch", "v1", "cronjobs"),
-    ("", "v1", "services"),
-)
-
-
 def object_path(kind: str, namespace: str, name: str | None = None) -> str:
     prefix, plural = RESOURCES[kind]
     path = f"{prefix}/namespaces/{namespace}/{plural}"
@@ -97,21 +80,6 @@ class WorkloadClient(OwnedObjectClient):
 
     def _object_path(self, kind: str, namespace: str, name: str) -> str:
         return object_path(kind, namespace, name)
-
-
-# --- the index ---------------------------------------------------------------------------
-
-
-def index_value(body: Mapping[str, Any]) -> dict[str, Any]:
-    """What the index keeps of a workload object or Service. managedFields stay: they tell
-    whether someone else changed a field the operator applied."""
-    return {
-        "apiVersion": body.get("apiVersion"),
-        "kind": body.get("kind"),
-        "metadata": dict(body.get("metadata") or {}),
-        "spec": body.get("spec"),
-        "status": body.get("status"),
-    }
 
 
 # --- pure decisions ----------------------------------------------------------------------
@@ -262,30 +230,6 @@ def finished_job(previous: Mapping[str, Any] | None, template_hash: str) -> dict
 
 
 @dataclasses.dataclass
-class _WorkloadState:
-    uid: str
-    applied: dict[tuple[str, str], tuple[str, float]] = dataclasses.field(default_factory=dict)
-    """(kind, name) → (applied-hash, until when it is believed without the watch)."""
-    answers: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
-    """The API server's answer to our last apply, until the watch shows the same."""
-    deleted: dict[str, float] = dataclasses.field(default_factory=dict)
-    """uid → until when a delete of ours is believed without the watch."""
-    rejected: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
-    """applied-hash → (the API server's message, until when it is believed)."""
-    replacing_since: str | None = None
-
-    def expire(self, now: float) -> None:
-        self.applied = {k: v for k, v in self.applied.items() if v[1] > now}
-        self.answers = {k: v for k, v in self.answers.items() if k in self.applied}
-        self.deleted = {k: v for k, v in self.deleted.items() if v > now}
-        self.rejected = {k: v for k, v in self.rejected.items() if v[1] > now}
-
-    def next_deadline(self) -> float | None:
-        deadlines = [v[1] for v in self.applied.values()] + list(self.deleted.values())
-        return min(deadlines) if deadlines else None
-
-
-@dataclasses.dataclass
 class _Step:
     """What one reconcile of a workload kind did, and what status must say about it."""
 
@@ -296,40 +240,37 @@ class _Step:
     retry: bool = False
 
 
-class WorkloadController:
-    """The workload-kind half of a reconcile; the Reconciler calls it with what it read."""
+@dataclasses.dataclass(frozen=True)
+class WorkloadResult:
+    """What the workload step did: the status it observed, for the reconciler to write."""
 
-    def __init__(
-        self, *, client: Any, cache: LabelledObjects, monotonic: Any = time.monotonic
-    ) -> None:
+    status: dict[str, Any]
+    failed: bool = False
+    """Something failed (or must be tried again): retry with the queue's backoff."""
+    deadline: float | None = None
+    """When (monotonic) an expectation of ours runs out and a reconcile must look again."""
+
+
+class WorkloadController:
+    """The step for kinds other than Pod: it applies the workload object and reports what
+    it sees; it writes no status and chooses no retry delay."""
+
+    def __init__(self, *, client: Any, cache: LabelledObjects) -> None:
         self.client = client
         self.cache = cache
-        self.monotonic = monotonic
-        self._states: dict[Key, _WorkloadState] = {}
 
-    def forget(self, key: Key) -> None:
-        self._states.pop(key, None)
-
-    def _state(self, key: Key, uid: str) -> _WorkloadState:
-        state = self._states.get(key)
-        if state is None or state.uid != uid:
-            state = self._states[key] = _WorkloadState(uid=uid)
-        state.expire(self.monotonic())
-        return state
-
-    def ours(self, key: Key, uid: str) -> list[dict[str, Any]]:
-        """The workload objects and headless Services controlled by the PodPattern `uid`,
+    def ours(self, ctx: StepContext) -> list[dict[str, Any]]:
+        """The workload objects and headless Services controlled by the PodPattern,
         leaving out those we just deleted (the watch may not show it yet)."""
-        state = self._states.get(key)
-        deleted = state.deleted if state is not None else {}
+        deleted = ctx.state.workload.deleted
         found = []
-        for obj in self.cache.objects(key):
+        for obj in self.cache.objects(ctx.key):
             meta = _meta(obj)
-            if controller_uid(meta) != uid or str(meta.get("uid")) in deleted:
+            if controller_uid(meta) != ctx.uid or str(meta.get("uid")) in deleted:
                 continue
             kind = obj.get("kind")
             name = str(meta.get("name") or "")
-            if kind in WORKLOAD_KINDS or (kind == "Service" and name == key[1] + HEADLESS_SUFFIX):
+            if kind in WORKLOAD_KINDS or (kind == "Service" and name == ctx.name + HEADLESS_SUFFIX):
                 found.append(obj)
         return found
 
@@ -337,27 +278,23 @@ class WorkloadController:
 
     async def reconcile(
         self,
-        host: Reconciler,
-        key: Key,
-        body: Mapping[str, Any],
-        state: _State,
+        ctx: StepContext,
         intent: Intent,
         owned: Sequence[ObservedPod],
         indexed: Sequence[ObservedPod],
         previous: Mapping[str, Any] | None,
         now: datetime.datetime,
-    ) -> float | None:
+    ) -> WorkloadResult:
         rendered: RenderedWorkload | None = intent.workload
         assert rendered is not None, "an Intent of a workload kind carries its object"
-        uid = str(_meta(body).get("uid") or "")
-        ws = self._state(key, uid)
-        ours = self.ours(key, uid)
+        ctx.state.workload.expire(ctx.monotonic())
+        ours = self.ours(ctx)
         step = _Step()
         kind, name = rendered.kind, rendered.name
 
         if rendered.service is not None:
-            await self._ensure(host, body, ws, rendered.service, ours, step)
-        live = await self._ensure_workload(host, body, ws, rendered, ours, previous, intent, step)
+            await self._ensure(ctx, rendered.service, ours, step)
+        live = await self._ensure_workload(ctx, rendered, ours, previous, intent, step)
 
         old = [
             obj
@@ -367,29 +304,15 @@ class WorkloadController:
         ]
         old_pods = [pod for pod in owned if not pod.terminating]
         if old or old_pods:
-            await self._replace(host, body, ws, rendered, live, intent, old, old_pods, step)
+            await self._replace(ctx, rendered, live, intent, old, old_pods, step)
         if kind != "StatefulSet":
-            await self._drop_headless_service(host, body, ws, key, uid, step)
-
+            await self._drop_headless_service(ctx, step)
         if kind in ("Job", "CronJob") and intent.sidecar_mode == "Legacy" and intent.sidecars:
-            # Valid, so not refused; but worth a Warning next to the stuck Job.
-            host._post(
-                body,
-                Event(
-                    "Warning",
-                    "SidecarsBlockCompletion",
-                    f"sidecarMode Legacy (in effect) runs sidecar {', '.join(intent.sidecars)} "
-                    f"as ordinary containers: each Pod of {kind} {name} keeps running after the "
-                    "main container exits, and the Job never completes. Set spec.sidecarMode "
-                    "to Native (Kubernetes 1.29 or newer), or make the sidecars exit when the "
-                    "main container is done",
-                    "Validate",
-                ),
-            )
+            ctx.post(_sidecars_block_completion(intent, kind, name))
 
-        pods = [pod for pod in indexed if pod.workload == kind and pod.owner_uid != uid]
+        pods = [pod for pod in indexed if pod.workload == kind and pod.owner_uid != ctx.uid]
         spec = WorkloadStatusInput(
-            generation=int(_meta(body).get("generation") or 0),
+            generation=int(_meta(ctx.body).get("generation") or 0),
             kind=kind,
             name=name,
             replicas=intent.replicas if kind in ("Deployment", "StatefulSet") else None,
@@ -403,19 +326,16 @@ class WorkloadController:
             waiting=step.waiting,
         )
         status = compute_workload_status(spec, live, pods, previous, now)
-        self._announce_validity(host, body, previous, step)
-        failed = await host._write_status(key, body, state, previous, status)
-        if failed or step.problem is not None or step.retry:
-            return host._backoff(state)
-        state.failures = 0
-        deadline = ws.next_deadline()
-        return None if deadline is None else max(deadline - self.monotonic(), 0.05)
+        self._announce_validity(ctx, previous, step)
+        return WorkloadResult(
+            status=status,
+            failed=step.problem is not None or step.retry,
+            deadline=ctx.state.workload.next_deadline(),
+        )
 
     async def _ensure_workload(
         self,
-        host: Reconciler,
-        body: Mapping[str, Any],
-        ws: _WorkloadState,
+        ctx: StepContext,
         rendered: RenderedWorkload,
         ours: Sequence[Mapping[str, Any]],
         previous: Mapping[str, Any] | None,
@@ -437,15 +357,13 @@ class WorkloadController:
                 return done
         if needs_replacement(desired, current):
             assert current is not None
-            await self._recreate(host, body, ws, rendered, current, step)
+            await self._recreate(ctx, rendered, current, step)
             return None
-        return await self._ensure(host, body, ws, desired, ours, step)
+        return await self._ensure(ctx, desired, ours, step)
 
     async def _ensure(
         self,
-        host: Reconciler,
-        body: Mapping[str, Any],
-        ws: _WorkloadState,
+        ctx: StepContext,
         desired: Mapping[str, Any],
         ours: Sequence[Mapping[str, Any]],
         step: _Step,
@@ -459,37 +377,37 @@ class WorkloadController:
         current = next(
             (o for o in ours if o.get("kind") == kind and _meta(o).get("name") == name), None
         )
+        memory = ctx.state.workload
         if current is not None and annotation(current, APPLIED_HASH_ANNOTATION) == digest:
-            ws.applied.pop((kind, name), None)  # the watch caught up with our apply
-            ws.answers.pop((kind, name), None)
-        elif (kind, name) in ws.applied and ws.applied[(kind, name)][0] == digest:
+            memory.applied.pop((kind, name), None)  # the watch caught up with our apply
+            memory.answers.pop((kind, name), None)
+        elif (kind, name) in memory.applied and memory.applied[(kind, name)][0] == digest:
             # Applied moments ago; the watch has not shown it yet.
-            return ws.answers.get((kind, name)) or current
+            return memory.answers.get((kind, name)) or current
         reason = apply_reason(desired, current)
         if reason is None:
             return current
-        refused = ws.rejected.get(digest)
+        refused = ctx.state.workload.rejected.get(digest)
         if refused is not None:
             step.rejected = self._rejection(desired, refused[0])
             return current
-        if current is None and await self._name_taken(host, desired, ws, step):
+        if current is None and await self._name_taken(ctx, desired, step):
             return None
         try:
-            answer = await host.run(self.client.apply, desired)
+            answer = await ctx.run(self.client.apply, desired)
         except ApiError as failure:
-            self._failed(host, body, ws, desired, digest, failure, step)
+            self._failed(ctx, desired, digest, failure, step)
             return current
-        ws.applied[(kind, name)] = (digest, self.monotonic() + EXPECTATION_TTL)
+        ctx.state.workload.applied[(kind, name)] = (digest, ctx.monotonic() + EXPECTATION_TTL)
         if isinstance(answer, Mapping):
-            ws.answers[(kind, name)] = dict(answer)
-        self._announce_apply(host, body, desired, current, reason)
-        return ws.answers.get((kind, name)) or current
+            ctx.state.workload.answers[(kind, name)] = dict(answer)
+        self._announce_apply(ctx, desired, current, reason)
+        return ctx.state.workload.answers.get((kind, name)) or current
 
     async def _name_taken(
         self,
-        host: Reconciler,
+        ctx: StepContext,
         desired: Mapping[str, Any],
-        ws: _WorkloadState,
         step: _Step,
     ) -> bool:
         """Before the first apply of a name: an object of that name that is not the
@@ -498,7 +416,7 @@ class WorkloadController:
         kind = str(desired["kind"])
         meta = _meta(desired)
         try:
-            existing = await host.run(
+            existing = await ctx.run(
                 self.client.get, kind, str(meta["namespace"]), str(meta["name"])
             )
         except ApiError as failure:
@@ -506,7 +424,7 @@ class WorkloadController:
                 return False
             step.problem = Problem("WorkloadUnreadable", f"reading {describe(desired)}: {failure}")
             return True
-        if controller_uid(_meta(existing or {})) == ws.uid:
+        if controller_uid(_meta(existing or {})) == ctx.uid:
             return False
         owner = next(
             (
@@ -526,28 +444,26 @@ class WorkloadController:
 
     def _failed(
         self,
-        host: Reconciler,
-        body: Mapping[str, Any],
-        ws: _WorkloadState,
+        ctx: StepContext,
         desired: Mapping[str, Any],
         digest: str,
         failure: ApiError,
         step: _Step,
     ) -> None:
         if failure.invalid:
-            ws.rejected[digest] = (failure.message, self.monotonic() + REJECTION_TTL)
+            ctx.state.workload.rejected[digest] = (failure.message, ctx.monotonic() + VERDICT_TTL)
             step.rejected = self._rejection(desired, failure.message)
-            host._post(body, Event("Warning", "WorkloadRejected", step.rejected.message, "Apply"))
+            ctx.post(Event("Warning", "WorkloadRejected", step.rejected.message, "Apply"))
             return
         if failure.namespace_terminating:
-            host.namespace_terminating(str(_meta(body).get("namespace")))
+            ctx.state.doomed = True
             return
         step.problem = Problem(
             "WorkloadApplyFailed",
             f"applying {describe(desired)} failed: {failure.message}. Retrying with backoff; "
             "if this persists, check the operator's permissions (RBAC) and admission policies",
         )
-        host._post(body, Event("Warning", "WorkloadApplyFailed", step.problem.message, "Apply"))
+        ctx.post(Event("Warning", "WorkloadApplyFailed", step.problem.message, "Apply"))
 
     @staticmethod
     def _rejection(desired: Mapping[str, Any], message: str) -> Problem:
@@ -559,9 +475,7 @@ class WorkloadController:
 
     async def _recreate(
         self,
-        host: Reconciler,
-        body: Mapping[str, Any],
-        ws: _WorkloadState,
+        ctx: StepContext,
         rendered: RenderedWorkload,
         current: Mapping[str, Any],
         step: _Step,
@@ -573,7 +487,7 @@ class WorkloadController:
         # A StatefulSet's Pods (and their volumes) stay and are adopted by the new one; a
         # Job's Pods belong to the run being replaced.
         propagation = "Orphan" if kind == "StatefulSet" else "Background"
-        if not await self._delete(host, ws, current, propagation, step):
+        if not await self._delete(ctx, current, propagation, step):
             return
         before = annotation(current, TEMPLATE_HASH_ANNOTATION)
         after = annotation(rendered.object, TEMPLATE_HASH_ANNOTATION)
@@ -588,13 +502,12 @@ class WorkloadController:
                 "with changed claim templates (they cannot change in place); the new one "
                 "adopts the Pods. Existing PersistentVolumeClaims keep their size."
             )
-        host._post(body, Event("Normal", "WorkloadRecreated", message, "Replace"))
+        ctx.post(Event("Normal", "WorkloadRecreated", message, "Replace"))
         step.waiting = f"waiting for the old {kind} {name} (uid {uid}) to be deleted"
 
     async def _delete(
         self,
-        host: Reconciler,
-        ws: _WorkloadState,
+        ctx: StepContext,
         obj: Mapping[str, Any],
         propagation: str,
         step: _Step,
@@ -602,7 +515,7 @@ class WorkloadController:
         meta = _meta(obj)
         uid = str(meta.get("uid") or "")
         try:
-            await host.run(
+            await ctx.run(
                 self.client.delete,
                 str(obj.get("kind")),
                 str(meta.get("namespace")),
@@ -618,14 +531,12 @@ class WorkloadController:
                     "backoff; check the operator's permissions (RBAC)",
                 )
                 return False
-        ws.deleted[uid] = self.monotonic() + EXPECTATION_TTL
+        ctx.state.workload.deleted[uid] = ctx.monotonic() + EXPECTATION_TTL
         return True
 
     async def _replace(
         self,
-        host: Reconciler,
-        body: Mapping[str, Any],
-        ws: _WorkloadState,
+        ctx: StepContext,
         rendered: RenderedWorkload,
         live: Mapping[str, Any] | None,
         intent: Intent,
@@ -642,10 +553,9 @@ class WorkloadController:
         if step.rejected is not None or not is_available(rendered.kind, live, replicas):
             step.replacing = tuple(names)
             marker = f"{what}|{','.join(names)}"
-            if ws.replacing_since != marker and step.rejected is None:
-                ws.replacing_since = marker
-                host._post(
-                    body,
+            if ctx.state.workload.replacing_since != marker and step.rejected is None:
+                ctx.state.workload.replacing_since = marker
+                ctx.post(
                     Event(
                         "Normal",
                         "ReplacingWorkload",
@@ -655,11 +565,10 @@ class WorkloadController:
                     ),
                 )
             return
-        ws.replacing_since = None
+        ctx.state.workload.replacing_since = None
         for obj in old:
-            if await self._delete(host, ws, obj, "Background", step):
-                host._post(
-                    body,
+            if await self._delete(ctx, obj, "Background", step):
+                ctx.post(
                     Event(
                         "Normal",
                         "WorkloadReplaced",
@@ -668,25 +577,24 @@ class WorkloadController:
                     ),
                 )
         deleted: list[str] = []
-        namespace = str(_meta(body).get("namespace"))
+        namespace = str(_meta(ctx.body).get("namespace"))
         for pod in old_pods:
-            if pod.uid in ws.deleted:
+            if pod.uid in ctx.state.workload.deleted:
                 continue
             try:
-                await host.run(host.api.delete_pod, namespace, pod.name, pod.uid)
+                await ctx.run(ctx.api.delete_pod, namespace, pod.name, pod.uid)
             except ApiError as failure:
                 if not (failure.not_found or failure.conflict):
                     step.problem = Problem(
                         "PodDeleteFailed", f"deleting Pod {pod.name} failed: {failure.message}"
                     )
                     continue
-            ws.deleted[pod.uid] = self.monotonic() + EXPECTATION_TTL
+            ctx.state.workload.deleted[pod.uid] = ctx.monotonic() + EXPECTATION_TTL
             deleted.append(pod.name)
         if deleted:
             shown = ", ".join(sorted(deleted)[:10])
             more = f" and {len(deleted) - 10} more" if len(deleted) > 10 else ""
-            host._post(
-                body,
+            ctx.post(
                 Event(
                     "Normal",
                     "WorkloadReplaced",
@@ -696,25 +604,14 @@ class WorkloadController:
                 ),
             )
 
-    async def _drop_headless_service(
-        self,
-        host: Reconciler,
-        body: Mapping[str, Any],
-        ws: _WorkloadState,
-        key: Key,
-        uid: str,
-        step: _Step,
-    ) -> None:
+    async def _drop_headless_service(self, ctx: StepContext, step: _Step) -> None:
         """The headless Service goes with the last StatefulSet of the PodPattern."""
-        ours = self.ours(key, uid)
+        ours = self.ours(ctx)
         if any(obj.get("kind") == "StatefulSet" for obj in ours):
             return
         for obj in ours:
-            if obj.get("kind") == "Service" and await self._delete(
-                host, ws, obj, "Background", step
-            ):
-                host._post(
-                    body,
+            if obj.get("kind") == "Service" and await self._delete(ctx, obj, "Background", step):
+                ctx.post(
                     Event(
                         "Normal",
                         "ServiceDeleted",
@@ -725,51 +622,44 @@ class WorkloadController:
 
     # --- an invalid spec ------------------------------------------------------------------
 
-    def _running(
-        self, key: Key, body: Mapping[str, Any], previous: Mapping[str, Any] | None
+    def running(
+        self, ctx: StepContext, previous: Mapping[str, Any] | None
     ) -> Mapping[str, Any] | None:
-        """The workload object the last valid spec asked for, if it still runs."""
+        """The workload object the last valid spec asked for, if it still runs: an invalid
+        spec leaves it running (rather than Pods of the operator's own), and the
+        PodPattern's status keeps mirroring it."""
         workload = (previous or {}).get("workload")
         if not isinstance(workload, Mapping) or workload.get("kind") not in WORKLOAD_KINDS:
             return None
-        uid = str(_meta(body).get("uid") or "")
-        for obj in self.ours(key, uid):
+        for obj in self.ours(ctx):
             if obj.get("kind") == workload.get("kind") and _meta(obj).get("name") == workload.get(
                 "name"
             ):
                 return obj
         return None
 
-    def holds(self, key: Key, body: Mapping[str, Any], previous: Mapping[str, Any] | None) -> bool:
-        """Whether an invalid spec leaves a workload object running (rather than Pods of
-        the operator's own), whose status the PodPattern's keeps mirroring."""
-        return self._running(key, body, previous) is not None
-
-    async def hold(
+    def keep_running(
         self,
-        host: Reconciler,
-        key: Key,
-        body: Mapping[str, Any],
-        state: _State,
+        ctx: StepContext,
+        live: Mapping[str, Any],
         rejection: Rejection,
         indexed: Sequence[ObservedPod],
         previous: Mapping[str, Any] | None,
         now: datetime.datetime,
-    ) -> float | None:
-        """Leave the workload object as it is, say why, and keep mirroring its status."""
-        live = self._running(key, body, previous)
-        assert live is not None
+    ) -> dict[str, Any]:
+        """Leave the running workload object `live` as it is, say why, and return the
+        status that keeps mirroring it."""
         previous = previous or {}
-        host._post(body, Event("Warning", "InvalidSpec", rejection.message, "Validate"))
+        ctx.post(Event("Warning", "InvalidSpec", rejection.message, "Validate"))
         kind, name = str(live.get("kind")), str(_meta(live).get("name"))
-        uid = str(_meta(body).get("uid") or "")
+        uid = ctx.uid
         replicas = None
         if kind in ("Deployment", "StatefulSet"):
             replicas = rejection.replicas
             if replicas is None:
                 replicas = int((live.get("spec") or {}).get("replicas") or 0)
         spec = WorkloadStatusInput(
-            generation=int(_meta(body).get("generation") or 0),
+            generation=int(_meta(ctx.body).get("generation") or 0),
             kind=kind,
             name=name,
             replicas=replicas,
@@ -781,33 +671,26 @@ class WorkloadController:
             rejected=Problem(rejection.reason, rejection.message),
         )
         pods = [pod for pod in indexed if pod.workload == kind and pod.owner_uid != uid]
-        status = compute_workload_status(spec, live, pods, previous, now)
-        if await host._write_status(key, body, state, previous, status):
-            return host._backoff(state)
-        return None
+        return compute_workload_status(spec, live, pods, previous, now)
 
     # --- workload kind Pod: objects of an earlier kind ---------------------------------------
 
-    async def retire(
-        self, host: Reconciler, key: Key, body: Mapping[str, Any], pods_ready: bool
-    ) -> bool:
+    async def retire(self, ctx: StepContext, pods_ready: bool) -> bool:
         """The PodPattern now runs its Pods itself (kind Pod). Delete the workload objects of
         an earlier kind once those Pods are ready. True when a delete failed (retry)."""
-        uid = str(_meta(body).get("uid") or "")
-        if not self.ours(key, uid):
-            self._states.pop(key, None)
+        if not self.ours(ctx):
+            ctx.state.workload = WorkloadMemory()
             return False
-        ws = self._state(key, uid)
-        ours = self.ours(key, uid)
+        ctx.state.workload.expire(ctx.monotonic())
+        ours = self.ours(ctx)
         workloads = [obj for obj in ours if obj.get("kind") in WORKLOAD_KINDS]
         step = _Step()
         if workloads and not pods_ready:
             names = ", ".join(describe(obj) for obj in workloads)
             marker = f"Pod|{names}"
-            if ws.replacing_since != marker:
-                ws.replacing_since = marker
-                host._post(
-                    body,
+            if ctx.state.workload.replacing_since != marker:
+                ctx.state.workload.replacing_since = marker
+                ctx.post(
                     Event(
                         "Normal",
                         "ReplacingWorkload",
@@ -817,11 +700,10 @@ class WorkloadController:
                     ),
                 )
             return False
-        ws.replacing_since = None
+        ctx.state.workload.replacing_since = None
         for obj in workloads:
-            if await self._delete(host, ws, obj, "Background", step):
-                host._post(
-                    body,
+            if await self._delete(ctx, obj, "Background", step):
+                ctx.post(
                     Event(
                         "Normal",
                         "WorkloadReplaced",
@@ -830,9 +712,9 @@ class WorkloadController:
                         "Replace",
                     ),
                 )
-        await self._drop_headless_service(host, body, ws, key, uid, step)
+        await self._drop_headless_service(ctx, step)
         if step.problem is not None:
-            host._post(body, Event("Warning", step.problem.reason, step.problem.message, "Delete"))
+            ctx.post(Event("Warning", step.problem.reason, step.problem.message, "Delete"))
             return True
         return False
 
@@ -840,8 +722,7 @@ class WorkloadController:
 
     def _announce_apply(
         self,
-        host: Reconciler,
-        body: Mapping[str, Any],
+        ctx: StepContext,
         desired: Mapping[str, Any],
         current: Mapping[str, Any] | None,
         reason: str,
@@ -849,13 +730,11 @@ class WorkloadController:
         template = annotation(desired, TEMPLATE_HASH_ANNOTATION)
         if current is None:
             detail = f" (template {template})" if template else ""
-            host._post(
-                body,
+            ctx.post(
                 Event("Normal", "WorkloadCreated", f"Created {describe(desired)}{detail}", "Apply"),
             )
         else:
-            host._post(
-                body,
+            ctx.post(
                 Event(
                     "Normal", "WorkloadUpdated", f"Updated {describe(desired)}: {reason}", "Apply"
                 ),
@@ -863,15 +742,14 @@ class WorkloadController:
 
     @staticmethod
     def _announce_validity(
-        host: Reconciler, body: Mapping[str, Any], previous: Mapping[str, Any] | None, step: _Step
+        ctx: StepContext, previous: Mapping[str, Any] | None, step: _Step
     ) -> None:
         if step.rejected is not None:
             return
         for item in (previous or {}).get("conditions") or ():
             if isinstance(item, Mapping) and item.get("type") == "Valid":
                 if item.get("status") == "False":
-                    host._post(
-                        body,
+                    ctx.post(
                         Event(
                             "Normal",
                             "SpecValid",
@@ -882,47 +760,22 @@ class WorkloadController:
                 return
 
 
+def _sidecars_block_completion(intent: Intent, kind: str, name: str) -> Event:
+    # Valid, so not refused; but worth a Warning next to the stuck Job.
+    return Event(
+        "Warning",
+        "SidecarsBlockCompletion",
+        f"sidecarMode Legacy (in effect) runs sidecar {', '.join(intent.sidecars)} "
+        f"as ordinary containers: each Pod of {kind} {name} keeps running after the "
+        "main container exits, and the Job never completes. Set spec.sidecarMode "
+        "to Native (Kubernetes 1.29 or newer), or make the sidecars exit when the "
+        "main container is done",
+        "Validate",
+    )
+
+
 def _pods_phrase(count: int) -> str:
     return f"{count} Pod{'s' if count != 1 else ''} of workload kind Pod"
-
-
-# --- Kopf wiring -------------------------------------------------------------------------
-
-
-def index_ids() -> list[str]:
-    """The ids of the Kopf indexes of workload objects (Kopf hands each to the start-up
-    handler as a keyword argument of that name)."""
-    return [f"pattern_{plural}" for _, _, plural in WATCHED]
-
-
-async def pattern_objects(
-    *, body: Mapping[str, Any], namespace: str | None, labels: Mapping[str, str], **_: Any
-) -> dict[Key, dict[str, Any]]:
-    return {(namespace or "", labels[PATTERN_LABEL]): index_value(body)}
-
-
-async def object_event(
-    *, namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any
-) -> None:
-    memo.controller.queue.kick((namespace or "", labels[PATTERN_LABEL]))
-
-
-def configure_watches(settings: Any) -> None:
-    """Only objects with the pattern label are streamed to the operator at all."""
-    for group, version, plural in WATCHED:
-        settings.watching.label_selectors[(group or version), plural] = PATTERN_LABEL
-
-
-def register(registry: Any) -> None:
-    import kopf
-
-    for (group, version, plural), index_id in zip(WATCHED, index_ids(), strict=True):
-        api = f"{group}/{version}" if group else version
-        labels = {PATTERN_LABEL: kopf.PRESENT}
-        kopf.index(api, plural, labels=labels, id=index_id, registry=registry)(pattern_objects)
-        kopf.on.event(api, plural, labels=labels, id=f"{plural}_event", registry=registry)(
-            object_event
-        )
 
 
 # --- what `podpatterns diff` says --------------------------------------------------------

@@ -6,13 +6,15 @@ same missing Pod), and kicks that arrive while it is being worked on collapse in
 rerun afterwards. A burst of 300 Pod events during a rollout therefore costs a handful of
 reconciles, not 300.
 
-The work function returns a delay to be called again after (or None), which is how
-retries with backoff and expiring expectations are scheduled without polling.
+The work function returns a delay to be called again after, a `Retry`, or None. This is
+how expiring expectations are scheduled without polling, and the queue's backoff (per
+key, growing while the work keeps failing, reset by a success) is the only one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
@@ -22,10 +24,23 @@ K = TypeVar("K", bound=Hashable)
 logger = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass(frozen=True)
+class Retry:
+    """What a work function asks of the queue for its key."""
+
+    after: float | None = None
+    """Run again after this many seconds (an expectation of ours runs out)."""
+    failed: bool = False
+    """Something failed: run again after the queue's backoff, or after `after` if sooner."""
+
+
+Result = float | Retry | None
+
+
 class WorkQueue(Generic[K]):
     def __init__(
         self,
-        work: Callable[[K], Awaitable[float | None]],
+        work: Callable[[K], Awaitable[Result]],
         *,
         concurrency: int = 64,
         base_backoff: float = 0.5,
@@ -83,17 +98,34 @@ class WorkQueue(Generic[K]):
     async def _once(self, key: K) -> float | None:
         async with self._slots:
             try:
-                delay = await self._work(key)
+                result = await self._work(key)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                failures = self._failures.get(key, 0) + 1
-                self._failures[key] = failures
-                backoff = float(min(self._base_backoff * 2.0**failures, self._max_backoff))
+                backoff = self._backoff(key)
                 logger.exception("Reconciling %s failed; retrying in %.1fs", key, backoff)
                 return backoff
-            self._failures.pop(key, None)
-            return delay
+        return self.next_delay(key, result)
+
+    def next_delay(self, key: K, result: Result) -> float | None:
+        """When to run `key` again after its work returned `result`: a failure counts
+        toward the backoff, anything else resets it."""
+        if isinstance(result, Retry):
+            if result.failed:
+                backoff = self._backoff(key)
+                return backoff if result.after is None else min(backoff, result.after)
+            result = result.after
+        self._failures.pop(key, None)
+        return result
+
+    def _backoff(self, key: K) -> float:
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        return float(min(self._base_backoff * 2.0**failures, self._max_backoff))
+
+    def failures(self, key: K) -> int:
+        """How many times in a row the work for `key` failed."""
+        return self._failures.get(key, 0)
 
     def busy(self) -> bool:
         return bool(self._active)
