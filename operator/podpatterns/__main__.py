@@ -1,5 +1,5 @@
 import sys
 
-from podpatterns.cli import main
+from podpatterns.cli.main import main
 
 sys.exit(main())

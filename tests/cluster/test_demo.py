@@ -36,7 +36,7 @@ def test_demo_runs_the_examples_and_stops_cleanly(cluster: Cluster) -> None:
     assert stop.returncode == 0, stop.stderr
     gone = cluster.kubectl("get", "namespace", namespace, check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
-    from podpatterns.demo import _repo_examples, cluster_scoped_profiles
+    from podpatterns.cli.demo import _repo_examples, cluster_scoped_profiles
 
     for profile in cluster_scoped_profiles(_repo_examples()):
         left = cluster.kubectl("get", "sidecarprofile", profile, check=False)

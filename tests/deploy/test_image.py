@@ -21,7 +21,7 @@ def test_dockerignore_semantics() -> None:
     assert rules.excluded(".venv/bin/python")
     assert rules.excluded("tests/unit/test_x.py")
     assert not rules.excluded("pyproject.toml")
-    assert not rules.excluded("operator/podpatterns/cli.py")
+    assert not rules.excluded("operator/podpatterns/cli/main.py")
     assert rules.excluded("operator/podpatterns/__pycache__/cli.cpython-311.pyc")
     assert rules.excluded("operator/podpatterns/x.pyc")
     # The last matching pattern wins.
@@ -34,7 +34,7 @@ def test_the_context_is_the_package_and_its_metadata() -> None:
     assert {
         "pyproject.toml",
         "README.md",
-        "operator/podpatterns/cli.py",
+        "operator/podpatterns/cli/main.py",
         "operator/podpatterns/controller/handlers.py",
     } <= set(files)
     outside = sorted({f.split("/")[0] for f in files} - {"operator", "pyproject.toml", "README.md"})

@@ -120,7 +120,7 @@ def test_the_derivation_follows_the_run_command_and_not_the_cli_tools() -> None:
         "podpatterns.controller.kube",
     } <= set(modules)
     # `podpatterns diff` runs with the user's own credentials, never in the operator.
-    assert "podpatterns.controller.diff" not in modules
+    assert "podpatterns.cli.diff" not in modules
     used = used_api_methods()
     assert {"create_pod", "delete_pod", "patch_pattern_status", "create_event"} <= used
     assert "dry_run_apply_pattern" not in used

@@ -44,7 +44,7 @@ from podpatterns.api.validation import (
     parse,
     parse_profile,
 )
-from podpatterns.commands import dump_document, dump_documents
+from podpatterns.cli.commands import dump_document, dump_documents
 from podpatterns.render import RenderError, pod_name, render_pod
 from podpatterns.render.pattern import RenderedPattern, render_pattern
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from podpatterns import commands
 from podpatterns.api import crd
+from podpatterns.cli import commands
 from tests.unit.golden import ERRORS, GOLDEN
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from podpatterns.controller.diff import compare, diff_values, format_text
+from podpatterns.cli.diff import compare, diff_values, format_text
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.pods import ObservedPod
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from podpatterns import commands, sources
-from podpatterns.controller import cli as controller_cli
+from podpatterns import sources
+from podpatterns.cli import commands
+from podpatterns.cli import controller as controller_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_OUTPUT = 100_000

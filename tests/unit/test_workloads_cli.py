@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from podpatterns.controller.diff import compare, format_text
+from podpatterns.cli.diff import compare, format_text
 from podpatterns.controller.intent import Intent, Rejection
 from podpatterns.controller.pods import ObservedPod
 from podpatterns.controller.spec import interpret

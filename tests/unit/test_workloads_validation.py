@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from podpatterns import commands
 from podpatterns.api.validation import check, parse, warnings
+from podpatterns.cli import commands
 
 
 def body(workload: dict[str, Any], **spec: Any) -> dict[str, Any]:

@@ -158,21 +158,7 @@ def compute_workload_status(
     else:
         degraded_condition = ("Degraded", "True", safe_reason(degraded.reason), degraded.message)
 
-    if spec.rejected is not None:
-        phase = "Invalid"
-    elif outcome is not None and outcome[0] == "Failed":
-        phase = "Failed"
-    elif outcome is not None:
-        phase = "Completed"
-    elif degraded is not None:
-        phase = "Degraded"
-    elif complete and not spec.replacing and live is not None:
-        phase = "Ready"
-    elif c.ready == 0 and c.available == 0 and not spec.replacing:
-        phase = "Pending"
-    else:
-        phase = "Progressing"
-
+    phase = _phase(spec, live, c, outcome, degraded, complete)
     status: dict[str, Any] = {
         "phase": phase,
         "observedGeneration": spec.generation,
@@ -219,6 +205,29 @@ def compute_workload_status(
         now=now,
     )
     return status
+
+
+def _phase(
+    spec: WorkloadStatusInput,
+    live: Mapping[str, Any] | None,
+    c: Counts,
+    outcome: tuple[str, str, str] | None,
+    degraded: Problem | None,
+    complete: bool,
+) -> str:
+    if spec.rejected is not None:
+        return "Invalid"
+    if outcome is not None and outcome[0] == "Failed":
+        return "Failed"
+    if outcome is not None:
+        return "Completed"
+    if degraded is not None:
+        return "Degraded"
+    if complete and not spec.replacing and live is not None:
+        return "Ready"
+    if c.ready == 0 and c.available == 0 and not spec.replacing:
+        return "Pending"
+    return "Progressing"
 
 
 def _readiness(

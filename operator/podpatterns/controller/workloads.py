@@ -548,7 +548,7 @@ class WorkloadController:
         what = f"{rendered.kind} {rendered.name}"
         names = [describe(obj) for obj in old]
         if old_pods:
-            names.append(_pods_phrase(len(old_pods)))
+            names.append(pods_phrase(len(old_pods)))
         replicas = intent.replicas if rendered.kind in ("Deployment", "StatefulSet") else None
         if step.rejected is not None or not is_available(rendered.kind, live, replicas):
             step.replacing = tuple(names)
@@ -598,7 +598,7 @@ class WorkloadController:
                 Event(
                     "Normal",
                     "WorkloadReplaced",
-                    f"Deleted {_pods_phrase(len(deleted))} ({shown}{more}): replaced by "
+                    f"Deleted {pods_phrase(len(deleted))} ({shown}{more}): replaced by "
                     f"{what}, which is available",
                     "Replace",
                 ),
@@ -774,55 +774,5 @@ def _sidecars_block_completion(intent: Intent, kind: str, name: str) -> Event:
     )
 
 
-def _pods_phrase(count: int) -> str:
+def pods_phrase(count: int) -> str:
     return f"{count} Pod{'s' if count != 1 else ''} of workload kind Pod"
-
-
-# --- what `podpatterns diff` says --------------------------------------------------------
-
-
-def change_note(name: str, before: Any, after: Intent, own_pods: int) -> str | None:
-    """What the operator would do to the workload objects when the spec goes from `before`
-    (an Intent, a Rejection, or None for a new PodPattern) to `after`, in one sentence."""
-    if after.kind == "Pod":
-        if isinstance(before, Intent) and before.kind != "Pod":
-            return (
-                f"the Pods are created first; {before.kind} {name} is deleted once they are ready"
-            )
-        return None
-    rendered = after.workload
-    assert rendered is not None
-    what = f"{after.kind} {name}"
-    service = (
-        f" with its headless Service {rendered.service['metadata']['name']}"
-        if rendered.service is not None
-        else ""
-    )
-    if not isinstance(before, Intent):
-        return f"{what} would be created{service}" if before is None else f"{what} would be applied"
-    if before.kind != after.kind:
-        old, verb = f"{before.kind} {name}", "is"
-        if before.kind == "Pod":
-            old, verb = _pods_phrase(own_pods), ("is" if own_pods == 1 else "are")
-        return f"{what} would be created{service}; {old} {verb} deleted once {what} is available"
-    old_object = before.workload.object if before.workload is not None else {}
-    new_object = rendered.object
-    if needs_replacement(new_object, old_object):
-        if after.kind == "Job":
-            return (
-                f"{what} would be deleted and created again, running template "
-                f"{after.template_hash} (a Job's template and completions cannot change in "
-                "place)"
-            )
-        return (
-            f"{what} would be deleted keeping its Pods and created again with the new claim "
-            "templates; it adopts the Pods"
-        )
-    if annotation(old_object, APPLIED_HASH_ANNOTATION) == annotation(
-        new_object, APPLIED_HASH_ANNOTATION
-    ):
-        return None
-    changes = describe_change(new_object, old_object)
-    if before.template_hash != after.template_hash and after.kind != "CronJob":
-        changes += f"; the {after.kind} rolls its Pods out to template {after.template_hash}"
-    return f"{what} would be updated: {changes}"

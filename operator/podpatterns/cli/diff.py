@@ -20,8 +20,13 @@ from podpatterns.controller.kube import ApiError, KubeApi
 from podpatterns.controller.plan import deletion_rank, next_names, resolve_budget
 from podpatterns.controller.pods import ObservedPod
 from podpatterns.controller.profiles import ProfileCache, referenced
-from podpatterns.controller.workloads import change_note
-from podpatterns.render.labels import HASH_LABEL, PATTERN_LABEL
+from podpatterns.controller.workloads import (
+    annotation,
+    describe_change,
+    needs_replacement,
+    pods_phrase,
+)
+from podpatterns.render.labels import APPLIED_HASH_ANNOTATION, HASH_LABEL, PATTERN_LABEL
 
 DIFF_FIELD_MANAGER = "podpatterns-diff"
 _IGNORED_METADATA = (
@@ -395,3 +400,53 @@ def _explain(failure: ApiError) -> str:
         details = "; ".join(f"{field}: {message}" for field, message in failure.causes)
         return f"kubectl apply would be refused: {details}"
     return f"the API server answered {failure.status}: {failure.message}"
+
+
+# --- what the workload objects would go through -------------------------------------
+
+
+def change_note(name: str, before: Any, after: Intent, own_pods: int) -> str | None:
+    """What the operator would do to the workload objects when the spec goes from `before`
+    (an Intent, a Rejection, or None for a new PodPattern) to `after`, in one sentence."""
+    if after.kind == "Pod":
+        if isinstance(before, Intent) and before.kind != "Pod":
+            return (
+                f"the Pods are created first; {before.kind} {name} is deleted once they are ready"
+            )
+        return None
+    rendered = after.workload
+    assert rendered is not None
+    what = f"{after.kind} {name}"
+    service = (
+        f" with its headless Service {rendered.service['metadata']['name']}"
+        if rendered.service is not None
+        else ""
+    )
+    if not isinstance(before, Intent):
+        return f"{what} would be created{service}" if before is None else f"{what} would be applied"
+    if before.kind != after.kind:
+        old, verb = f"{before.kind} {name}", "is"
+        if before.kind == "Pod":
+            old, verb = pods_phrase(own_pods), ("is" if own_pods == 1 else "are")
+        return f"{what} would be created{service}; {old} {verb} deleted once {what} is available"
+    old_object = before.workload.object if before.workload is not None else {}
+    new_object = rendered.object
+    if needs_replacement(new_object, old_object):
+        if after.kind == "Job":
+            return (
+                f"{what} would be deleted and created again, running template "
+                f"{after.template_hash} (a Job's template and completions cannot change in "
+                "place)"
+            )
+        return (
+            f"{what} would be deleted keeping its Pods and created again with the new claim "
+            "templates; it adopts the Pods"
+        )
+    if annotation(old_object, APPLIED_HASH_ANNOTATION) == annotation(
+        new_object, APPLIED_HASH_ANNOTATION
+    ):
+        return None
+    changes = describe_change(new_object, old_object)
+    if before.template_hash != after.template_hash and after.kind != "CronJob":
+        changes += f"; the {after.kind} rolls its Pods out to template {after.template_hash}"
+    return f"{what} would be updated: {changes}"

@@ -45,8 +45,8 @@ class _Only:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from podpatterns import commands as file_commands
-    from podpatterns.controller import cli as controller_cli
+    from podpatterns.cli import commands as file_commands
+    from podpatterns.cli import controller as controller_cli
 
     parser = argparse.ArgumentParser(
         prog=PROG,

@@ -227,7 +227,7 @@ def _context_namespace(kubeconfig: str | None, context: str | None) -> str:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from podpatterns.controller import diff as differ
+    from podpatterns.cli import diff as differ
     from podpatterns.controller.kube import KubeApi
     from podpatterns.controller.spec import interpret
     from podpatterns.sources import SourceError

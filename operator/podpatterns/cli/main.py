@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     from podpatterns.devcluster import cli as devcluster_cli
 
     devcluster_cli.add_commands(commands)
-    for module in ("podpatterns.commands", "podpatterns.controller.cli", "podpatterns.demo"):
+    for name in ("commands", "controller", "demo"):
+        module = f"podpatterns.cli.{name}"
         try:
             registered = importlib.import_module(module)
         except ModuleNotFoundError as missing:  # only while the package is being assembled
