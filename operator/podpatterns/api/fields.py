@@ -497,6 +497,15 @@ def pod_block_problems(spec: PodPatternSpec) -> Iterator[Problem]:
 # --- everything --------------------------------------------------------------------------
 
 
+def container_problems(
+    entry: ContainerFields, parts: list[Part], privileged: bool | None
+) -> Iterator[Problem]:
+    """The field-level problems of one container entry (of a PodPattern or a profile)."""
+    yield from resource_problems(entry, parts)
+    yield from mount_problems(entry, parts, privileged)
+    yield from container_block_problems(entry, parts)
+
+
 def field_problems(
     spec: PodPatternSpec, privileged: Callable[[Sidecar], bool | None]
 ) -> Iterator[Problem]:
@@ -511,9 +520,7 @@ def field_problems(
     for index, init in enumerate(spec.init_containers):
         entries.append((["spec", "initContainers", index], init, False))
     for parts, entry, is_privileged in entries:
-        yield from resource_problems(entry, parts)
-        yield from mount_problems(entry, parts, is_privileged)
-        yield from container_block_problems(entry, parts)
+        yield from container_problems(entry, parts, is_privileged)
     yield from item_path_problems(spec)
     yield from toleration_problems(spec.pod.tolerations or [])
     yield from pod_block_problems(spec)

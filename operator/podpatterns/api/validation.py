@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from podpatterns.api.endpoints import parse_endpoint
-from podpatterns.api.fields import field_problems
+from podpatterns.api.fields import container_problems, field_problems
 from podpatterns.api.v1alpha1 import (
     API_VERSION,
     RESERVED_PREFIX,
@@ -453,6 +453,13 @@ def check_profile(profile: SidecarProfile) -> list[FieldError]:
         _check_logging(spec.logging or LoggingSettings(), ["spec", "logging"], errors)
     if spec.preset == "proxy" and spec.proxy is not None:
         _check_proxy_ports(spec.proxy, ["spec", "proxy"], errors)
+    if spec.container is not None:
+        context = spec.container.security_context
+        privileged = bool(context and context.privileged)
+        for parts, reason, message in container_problems(
+            spec.container, ["spec", "container"], privileged
+        ):
+            errors.add(parts, reason, message)
     return errors.found
 
 
