@@ -22,11 +22,12 @@ from typing import Any
 import pytest
 import yaml
 
-from podpatterns.api.validation import FieldError, InvalidPattern, check, parse
+from podpatterns.api.validation import FieldError, parse
 from podpatterns.presets import render_pattern
 from podpatterns.render import pod_name, render_pod
 from podpatterns.render.workloads import render_workload
 from tests.support.kube import Cluster
+from tests.unit.golden import problems
 
 IMAGE = "registry.k8s.io/pause:3.10"
 SERVER_VERSION = (1, 37)
@@ -179,6 +180,14 @@ CASES = [
            "configMap": {"name": "c", "items": [{"key": "k", "path": "../x"}]}},
           "pod.volumes[0]", rendered_value={
               "name": "data", "configMap": {"name": "c", "items": [{"key": "k", "path": "../x"}]}}),
+    _case("empty-dir-negative-size", "spec.volumes[0].emptyDir", {"sizeLimit": "-1Gi"},
+          "pod.volumes[0].emptyDir"),
+    _case("ephemeral-zero-storage", "spec.volumes[0]",
+          {"name": "data", "mountPath": "/data",
+           "ephemeral": {"resources": {"requests": {"storage": 0}}}},
+          "pod.volumes[0]", rendered_value={"name": "data", "ephemeral": {"volumeClaimTemplate": {
+              "spec": {"accessModes": ["ReadWriteOnce"],
+                       "resources": {"requests": {"storage": 0}}}}}}),
     # tolerations
     _toleration("toleration-exists-with-value", key="a", operator="Exists", value="b"),
     _toleration("toleration-empty-key-equal", value="x"),
@@ -291,11 +300,7 @@ def _set(body: Any, path: str, value: Any) -> None:
 
 def _offline(body: dict[str, Any]) -> list[FieldError]:
     """What `podpatterns validate` reports: parsing, checks, rendering."""
-    try:
-        pattern = parse(body)
-    except InvalidPattern as invalid:
-        return invalid.errors
-    return check(pattern)
+    return problems(body)
 
 
 def _rendered(body: dict[str, Any]) -> list[dict[str, Any]]:

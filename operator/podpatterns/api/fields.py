@@ -185,9 +185,23 @@ def mount_problems(
             )
 
 
-def item_path_problems(spec: PodPatternSpec) -> Iterator[Problem]:
-    """validateKeyToPath: the files a ConfigMap or Secret volume projects stay inside it."""
+def volume_problems(spec: PodPatternSpec) -> Iterator[Problem]:
+    """validateKeyToPath (the files a ConfigMap or Secret volume projects stay inside it),
+    and the sizes of emptyDirs and claims."""
     for index, volume in enumerate(spec.volumes):
+        where: list[Part] = ["spec", "volumes", index]
+        size = volume.empty_dir.size_limit if volume.empty_dir else None
+        if size is not None and quantity_value(size) < 0:
+            yield [*where, "emptyDir", "sizeLimit"], "InvalidSpec", "sizeLimit must not be negative"
+        for field, claim in (("claimTemplate", volume.claim_template),
+                             ("ephemeral", volume.ephemeral)):
+            if claim is not None and quantity_value(claim.resources.requests.storage) <= 0:
+                yield (
+                    [*where, field, "resources", "requests", "storage"],
+                    "InvalidSpec",
+                    f"{field}.resources.requests.storage must be more than 0, such as 10Gi",
+                )
+
         for field, source in (("configMap", volume.config_map), ("secret", volume.secret)):
             for position, item in enumerate((source.items or []) if source else []):
                 steps = item.path.split("/")
@@ -521,7 +535,7 @@ def field_problems(
         entries.append((["spec", "initContainers", index], init, False))
     for parts, entry, is_privileged in entries:
         yield from container_problems(entry, parts, is_privileged)
-    yield from item_path_problems(spec)
+    yield from volume_problems(spec)
     yield from toleration_problems(spec.pod.tolerations or [])
     yield from pod_block_problems(spec)
     if spec.workload.cron is not None:
