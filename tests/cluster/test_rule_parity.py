@@ -13,6 +13,7 @@ docs/api.md lists them under "What is checked where".
 from __future__ import annotations
 
 import copy
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from podpatterns.api.validation import FieldError, parse
+from podpatterns.api.validation import MAX_OBJECT_BYTES, FieldError, parse
 from podpatterns.presets import render_pattern
 from podpatterns.render import pod_name, render_pod
 from podpatterns.render.workloads import render_workload
@@ -171,10 +172,10 @@ CASES = [
            mountPropagation="HostToContainer"),
     _case("mountpath-double-slash", "spec.main.volumeMounts",
           [{"name": "data", "mountPath": "//data"}], "pod.containers[0].volumeMounts",
-          rendered_value=Append({"name": "data", "mountPath": "//data"})),
+          rendered_value=Append({"name": "data", "mountPath": "//data"}), project=True),
     _case("mountpath-dot", "spec.main.volumeMounts",
           [{"name": "data", "mountPath": "/data/./"}], "pod.containers[0].volumeMounts",
-          rendered_value=Append({"name": "data", "mountPath": "/data/./"})),
+          rendered_value=Append({"name": "data", "mountPath": "/data/./"}), project=True),
     _case("mountpath-trailing-slash", "spec.main.volumeMounts",
           [{"name": "data", "mountPath": "/data/"}], "pod.containers[0].volumeMounts",
           rendered_value=Append({"name": "data", "mountPath": "/data/"}), project=True),
@@ -447,3 +448,36 @@ def test_offline_and_the_api_server_agree(
     else:
         assert not offline, f"{case.id}: the API server accepts it, offline refuses: " + \
             "; ".join(map(str, offline))
+
+
+def _sized(size: int) -> dict[str, Any]:
+    """The base PodPattern with one env value that makes its JSON `size` bytes long."""
+    body = _base("Pod")
+    body["metadata"]["name"] = f"sized-{size}"
+    _set(body, "spec.main.env", [{"name": "BIG", "value": ""}])
+    padding = size - len(json.dumps(body, separators=(",", ":")))
+    body["spec"]["main"]["env"][0]["value"] = "x" * padding
+    return body
+
+
+def _create(cluster: Cluster, namespace: str, obj: dict[str, Any]) -> Any:
+    placed = copy.deepcopy(obj)
+    placed["metadata"]["namespace"] = namespace
+    return cluster.kubectl("create", "-f", "-", input=json.dumps(placed), check=False)
+
+
+def test_the_size_limit_is_what_etcd_stores(cluster: Cluster, parity_namespace: str) -> None:
+    """A dry run skips etcd, so this one writes: the PodPattern, and its Pod (held back by
+    a scheduling gate, so that nothing runs)."""
+    below = _sized(MAX_OBJECT_BYTES - 20_000)
+    assert _offline(below) == []
+    stored = _create(cluster, parity_namespace, below)
+    assert stored.returncode == 0, stored.stderr
+    pod = next(obj for obj in _rendered(below) if obj["kind"] == "Pod")
+    pod["spec"]["schedulingGates"] = [{"name": "podpatterns.dev/test-hold"}]
+    stored = _create(cluster, parity_namespace, pod)
+    assert stored.returncode == 0, stored.stderr
+    above = _sized(1_600_000)
+    assert [problem.reason for problem in _offline(above)] == ["TooLarge"]
+    refused = _create(cluster, parity_namespace, above)
+    assert refused.returncode != 0 and "too large" in refused.stderr, refused.stderr
