@@ -860,3 +860,10 @@ def test_null_lists_mean_not_set() -> None:
 def test_objects_the_api_server_cannot_store_are_refused() -> None:
     value = main_with(env=[{"name": "BIG", "value": "x" * 2_000_000}])
     assert errors_of(value)["spec"].reason == "TooLarge"
+
+
+@pytest.mark.parametrize("spelling", ["/data/", "//data", "/data/./", "/data/../data"])
+def test_one_mount_path_in_two_spellings_is_a_conflict(spelling: str) -> None:
+    value = main_with(volumeMounts=[{"name": "data", "mountPath": spelling}])
+    value["spec"]["volumes"] = [{"name": "data", "mountPath": "/data", "emptyDir": {}}]
+    assert errors_of(value)["spec.volumes[0].mountPath"].reason == "MountPathConflict"
