@@ -356,10 +356,12 @@ def _problem(
         return "InvalidSpec", f"{field} must be at least {ctx.get('ge')}, not {given!r}"
     if kind == "less_than_equal":
         return "InvalidSpec", f"{field} must be at most {ctx.get('le')}, not {given!r}"
+    # The CRD's types are strict: a quoted number or boolean is a string to the API server.
+    unquote = ": remove the quotes" if isinstance(given, str) else ""
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "InvalidSpec", f"{field} must be a whole number, not {given!r}"
+        return "InvalidSpec", f"{field} must be a whole number, not {_type_name(given)}{unquote}"
     if kind in ("bool_type", "bool_parsing"):
-        return "InvalidSpec", f"{field} must be true or false, not {given!r}"
+        return "InvalidSpec", f"{field} must be true or false, not {_type_name(given)}{unquote}"
     if kind == "string_type":
         return "InvalidSpec", f'{field} must be a string: quote it, for example "{given}"'
     if kind in ("model_type", "model_attributes_type", "dict_type"):
