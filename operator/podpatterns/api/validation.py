@@ -199,7 +199,8 @@ def _envelope_problems(kind: str, data: dict[str, Any]) -> list[FieldError]:
                 )
     metadata = data.get("metadata")
     stored = isinstance(metadata, dict) and "resourceVersion" in metadata
-    size = 0 if stored else len(json.dumps(data, separators=(",", ":")).encode())
+    # default=str: YAML dates and the like count as the strings they are sent as.
+    size = 0 if stored else len(json.dumps(data, separators=(",", ":"), default=str).encode())
     if size > MAX_OBJECT_BYTES:
         found.append(
             FieldError("spec", "TooLarge", f"{kind}: the object is {size} bytes as JSON, more "
