@@ -867,3 +867,11 @@ def test_one_mount_path_in_two_spellings_is_a_conflict(spelling: str) -> None:
     value = main_with(volumeMounts=[{"name": "data", "mountPath": spelling}])
     value["spec"]["volumes"] = [{"name": "data", "mountPath": "/data", "emptyDir": {}}]
     assert errors_of(value)["spec.volumes[0].mountPath"].reason == "MountPathConflict"
+
+
+def test_the_objects_own_labels_and_annotations() -> None:
+    value = body()
+    value["metadata"]["labels"] = {"a b": "x", "ok": "x y"}
+    value["metadata"]["annotations"] = {"-a": "anything at all"}
+    errors = errors_of(value)
+    assert {"metadata.labels[a b]", "metadata.labels.ok", "metadata.annotations[-a]"} <= set(errors)

@@ -28,7 +28,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from podpatterns.api.endpoints import parse_endpoint
-from podpatterns.api.fields import container_problems, field_problems
+from podpatterns.api.fields import (
+    container_problems,
+    field_problems,
+    label_value_problem,
+    qualified_name_problem,
+)
 from podpatterns.api.v1alpha1 import (
     API_VERSION,
     RESERVED_PREFIX,
@@ -198,6 +203,7 @@ def _envelope_problems(kind: str, data: dict[str, Any]) -> list[FieldError]:
                                f"{kind}: {_unknown_hint(str(key), list(known))}")
                 )
     metadata = data.get("metadata")
+    found.extend(_metadata_problems(kind, metadata if isinstance(metadata, dict) else {}))
     stored = isinstance(metadata, dict) and "resourceVersion" in metadata
     # default=str: YAML dates and the like count as the strings they are sent as.
     size = 0 if stored else len(json.dumps(data, separators=(",", ":"), default=str).encode())
@@ -207,6 +213,24 @@ def _envelope_problems(kind: str, data: dict[str, Any]) -> list[FieldError]:
                        f"than the {MAX_OBJECT_BYTES} the API server can store: move large "
                        "values (env, configuration) into a ConfigMap or Secret")
         )
+    return found
+
+
+def _metadata_problems(kind: str, metadata: dict[str, Any]) -> list[FieldError]:
+    """ValidateObjectMeta's rules for the object's own labels and annotations."""
+    found = []
+    for field in ("labels", "annotations"):
+        entries = metadata.get(field)
+        for key, value in entries.items() if isinstance(entries, dict) else ():
+            problem = qualified_name_problem(str(key))
+            if problem is None and field == "labels" and isinstance(value, str):
+                problem = label_value_problem(value)
+                problem = f"the value {problem}" if problem else None
+            if problem:
+                found.append(
+                    FieldError(format_path(["metadata", field, str(key)]), "InvalidLabel",
+                               f"{kind}: {field} {key!r}: {problem}")
+                )
     return found
 
 
