@@ -205,6 +205,10 @@ CASES = [
     _toleration("toleration-ok", key="a", operator="Exists", effect="NoExecute",
                 tolerationSeconds=5),
     _toleration("toleration-match-all", operator="Exists"),
+    _toleration("toleration-seconds-above-int64", key="a", operator="Exists", effect="NoExecute",
+                tolerationSeconds=2**63),
+    _case("deadline-int64", "spec.workload", {"kind": "Job", "job": {
+        "activeDeadlineSeconds": 2**62}}, "spec.activeDeadlineSeconds", kind="Job"),
     # cron schedules and time zones
     _cron("cron-out-of-range", "schedule", "99 99 99 99 99"),
     _cron("cron-every", "schedule", "@every 5m"),

@@ -150,7 +150,8 @@ StringMap = dict[str, str]
 Int32 = Annotated[int, Field(le=INT32_MAX)]
 """An integer the API server stores as int32."""
 Int64 = Annotated[int, Field(le=INT64_MAX)]
-"""An integer the API server stores as int64."""
+"""An integer the API server stores as int64. The bound is checked offline only: the CRD
+cannot carry it (see `podpatterns.api.schema`)."""
 # User and group IDs are int64 in the API, but the API server accepts only 0..2^31-1.
 LinuxId = Annotated[int, Field(ge=0, le=INT32_MAX)]
 

@@ -10,7 +10,6 @@ from pydantic.alias_generators import to_camel
 
 from podpatterns.api.v1alpha1.base import (
     API_VERSION,
-    INT64_MAX,
     MAX_CONTAINERS,
     MAX_VOLUMES,
     FreeForm,
@@ -219,8 +218,7 @@ class Toleration(SpecModel):
         default=None, description="Taint effect to match; all effects when empty."
     )
     toleration_seconds: Int64 | None = Field(
-        default=None,
-        ge=-INT64_MAX - 1, description="For NoExecute: seconds the Pod stays bound after the taint."
+        default=None, description="For NoExecute: seconds the Pod stays bound after the taint."
     )
 
 
