@@ -875,3 +875,40 @@ def test_the_objects_own_labels_and_annotations() -> None:
     value["metadata"]["annotations"] = {"-a": "anything at all"}
     errors = errors_of(value)
     assert {"metadata.labels[a b]", "metadata.labels.ok", "metadata.annotations[-a]"} <= set(errors)
+
+
+@pytest.mark.parametrize(
+    ("pod", "path"),
+    [
+        ({"hostAliases": [{"ip": "x", "hostnames": ["a"]}]}, "spec.pod.hostAliases[0].ip"),
+        ({"hostAliases": [{"ip": "10.0.0.1", "hostnames": ["A_B"]}]},
+         "spec.pod.hostAliases[0].hostnames[0]"),
+        ({"dnsConfig": {"nameservers": ["x"]}}, "spec.pod.dnsConfig.nameservers[0]"),
+        ({"nodeSelector": {"a b": "x"}}, "spec.pod.nodeSelector[a b]"),
+        ({"nodeSelector": {"a": "x y"}}, "spec.pod.nodeSelector.a"),
+        ({"securityContext": {"sysctls": [{"name": "a b", "value": "1"}]}},
+         "spec.pod.securityContext.sysctls[0].name"),
+    ],
+)
+def test_pod_settings_kubernetes_refuses(pod: dict[str, Any], path: str) -> None:
+    assert path in errors_of(body(pod=pod))
+
+
+@pytest.mark.parametrize(
+    ("probe", "path"),
+    [
+        ({"exec": {"command": ["true"]}, "periodSeconds": -1}, "readinessProbe.periodSeconds"),
+        ({"httpGet": {"port": 0}}, "readinessProbe.httpGet.port"),
+        ({"httpGet": {"port": "a--b"}}, "readinessProbe.httpGet.port"),
+        ({"tcpSocket": {"port": 70000}}, "readinessProbe.tcpSocket.port"),
+        ({"exec": {"command": ["true"]}, "tcpSocket": {"port": 80}}, "readinessProbe"),
+    ],
+)
+def test_probe_details(probe: dict[str, Any], path: str) -> None:
+    assert f"spec.main.{path}" in errors_of(main_with(readinessProbe=probe))
+
+
+def test_liveness_and_startup_probes_succeed_once() -> None:
+    probe = {"exec": {"command": ["true"]}, "successThreshold": 2}
+    assert "spec.main.livenessProbe.successThreshold" in errors_of(main_with(livenessProbe=probe))
+    assert errors_of(main_with(readinessProbe=probe)) == {}

@@ -12,6 +12,7 @@ robfig/cron for schedules) and yields (path, reason, message) for
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,7 +21,7 @@ from typing import Any
 
 import kubernetes.client
 
-from podpatterns.api.v1alpha1.base import quantity_value
+from podpatterns.api.v1alpha1.base import PORT_NAME_PATTERN, quantity_value
 from podpatterns.api.v1alpha1.container import ContainerFields, Sidecar
 from podpatterns.api.v1alpha1.podpattern import CronSettings, PodPatternSpec, Toleration
 from podpatterns.api.v1alpha1.presets import DNS_SUBDOMAIN_PATTERN
@@ -392,6 +393,14 @@ _SCALARS: dict[str, Callable[[Any], bool]] = {
 _QUANTITY_FIELDS = frozenset({"divisor"})
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _model(name: str) -> Any:
     return getattr(kubernetes.client, name, None)
 
@@ -483,6 +492,7 @@ def container_block_problems(entry: ContainerFields, parts: list[Part]) -> Itera
             problem = _handler_problem(block, name)
             if problem:
                 yield [*parts, name], "InvalidSpec", problem
+            yield from _probe_problems(block, name, [*parts, name])
         else:
             for hook in ("postStart", "preStop"):
                 if hook in block:
@@ -496,8 +506,65 @@ def container_block_problems(entry: ContainerFields, parts: list[Part]) -> Itera
             )
 
 
+def _port_problem(port: Any) -> str | None:
+    if isinstance(port, bool) or not isinstance(port, int | str):
+        return "must be a port number or the name of a port"
+    if isinstance(port, int):
+        return None if 1 <= port <= 65535 else "must be between 1 and 65535"
+    if len(port) > 15 or not re.fullmatch(PORT_NAME_PATTERN, port):
+        return f"{port!r} is not a port name (at most 15 lowercase letters, digits and single '-')"
+    return None
+
+
+# Probe fields Kubernetes requires to be >= 0 (ValidateProbe).
+_PROBE_COUNTS = ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold",
+                 "failureThreshold")
+
+
+def _probe_problems(probe: Mapping[str, Any], name: str, where: list[Part]) -> Iterator[Problem]:
+    for field in _PROBE_COUNTS:
+        if isinstance(probe.get(field), int) and probe[field] < 0:
+            yield [*where, field], "InvalidSpec", f"{name}.{field} must not be negative"
+    grace = probe.get("terminationGracePeriodSeconds")
+    if isinstance(grace, int) and grace <= 0:
+        yield (
+            [*where, "terminationGracePeriodSeconds"],
+            "InvalidSpec",
+            f"{name}.terminationGracePeriodSeconds must be more than 0",
+        )
+    if name in ("livenessProbe", "startupProbe") and probe.get("successThreshold") not in (None, 1):
+        yield [*where, "successThreshold"], "InvalidSpec", f"{name}.successThreshold must be 1"
+    for handler in ("httpGet", "tcpSocket", "grpc"):
+        block = probe.get(handler)
+        if isinstance(block, dict) and "port" in block:
+            problem = _port_problem(block["port"])
+            if handler == "grpc" and isinstance(block["port"], str):
+                problem = "must be a port number"
+            if problem:
+                yield [*where, handler, "port"], "InvalidSpec", f"{name}.{handler}.port {problem}"
+
+
 def pod_block_problems(spec: PodPatternSpec) -> Iterator[Problem]:
     pod = spec.pod
+    for key, value in (pod.node_selector or {}).items():
+        problem = qualified_name_problem(key) or label_value_problem(value)
+        if problem:
+            yield ["spec", "pod", "nodeSelector", key], "InvalidLabel", f"nodeSelector {problem}"
+    for index, alias in enumerate(pod.host_aliases or []):
+        if not _is_ip(alias.ip):
+            yield (
+                ["spec", "pod", "hostAliases", index, "ip"],
+                "InvalidSpec",
+                f"hostAliases ip {alias.ip!r} must be an IP address, such as 10.9.8.7",
+            )
+    servers = pod.dns_config.nameservers if pod.dns_config else None
+    for index, server in enumerate(servers or []):
+        if not _is_ip(server):
+            yield (
+                ["spec", "pod", "dnsConfig", "nameservers", index],
+                "InvalidSpec",
+                f"nameserver {server!r} must be an IP address, such as 10.96.0.10",
+            )
     if pod.affinity is not None:
         yield from free_form_problems(pod.affinity, "V1Affinity", ["spec", "pod", "affinity"])
     for index, constraint in enumerate(pod.topology_spread_constraints or []):

@@ -359,6 +359,8 @@ def _problem(
     kind = detail["type"]
     ctx = detail.get("ctx") or {}
     field = str(parts[-1]) if parts else "it"
+    if len(parts) >= 2 and isinstance(parts[-1], int):
+        field = f"{parts[-2]}[{parts[-1]}]"
     given = detail.get("input")
     if kind == "missing":
         return "MissingField", f"{field} is required: add it"
