@@ -912,3 +912,25 @@ def test_liveness_and_startup_probes_succeed_once() -> None:
     probe = {"exec": {"command": ["true"]}, "successThreshold": 2}
     assert "spec.main.livenessProbe.successThreshold" in errors_of(main_with(livenessProbe=probe))
     assert errors_of(main_with(readinessProbe=probe)) == {}
+
+
+@pytest.mark.parametrize(("search", "valid"), [("A_B", False), ("_a.b.", True),
+                                               ("a_b.c_", False), ("svc.cluster.local", True)])
+def test_dns_search_domains(search: str, valid: bool) -> None:
+    errors = errors_of(body(pod={"dnsConfig": {"searches": [search]}}))
+    assert ("spec.pod.dnsConfig.searches[0]" not in errors) is valid, errors
+
+
+@pytest.mark.parametrize(("user", "valid"), [("a|b", False), ("a\\b\\c", False), ("\\u", False),
+                                             ("", False), ("u" * 105, False),
+                                             ("dom\\user", True), ("u" * 104, True)])
+def test_windows_user_names(user: str, valid: bool) -> None:
+    errors = errors_of(main_with(securityContext={"windowsOptions": {"runAsUserName": user}}))
+    path = "spec.main.securityContext.windowsOptions.runAsUserName"
+    assert (path not in errors) is valid, errors
+
+
+def test_service_annotation_keys() -> None:
+    value = main_with(ports=[{"containerPort": 80}])
+    value["spec"]["service"] = {"annotations": {"a b": "x", "example.com/ok": "y"}}
+    assert set(errors_of(value)) == {"spec.service.annotations[a b]"}

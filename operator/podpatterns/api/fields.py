@@ -544,6 +544,32 @@ def _probe_problems(probe: Mapping[str, Any], name: str, where: list[Part]) -> I
                 yield [*where, handler, "port"], "InvalidSpec", f"{name}.{handler}.port {problem}"
 
 
+# IsDNS1123SubdomainWithUnderscore, and a search domain may end with a dot.
+_SEARCH_PART = r"[a-z0-9_]([-a-z0-9_]*[a-z0-9])?"
+_SEARCH_DOMAIN = re.compile(rf"{_SEARCH_PART}(\.{_SEARCH_PART})*\.?")
+_WINDOWS_USER_FORBIDDEN = set('"/\\:;|=,+*?<>@[]')
+
+
+def _windows_problems(name: str | None, where: list[Part]) -> Iterator[Problem]:
+    """validateWindowsSecurityContextOptions' rules for runAsUserName (DOMAIN\\user)."""
+    if name is None:
+        return
+    domain, slash, user = name.rpartition("\\")
+    if name == "":
+        problem = "must not be empty"
+    elif len(name) > 256 or len(user) > 104:
+        problem = "must be at most 256 characters, with a user name of at most 104"
+    elif "\\" in domain:
+        problem = "may contain one backslash, between domain and user"
+    elif not user or _WINDOWS_USER_FORBIDDEN & set(user):
+        problem = 'needs a user name without any of "/\\:;|=,+*?<>@[]'
+    elif slash and not domain:
+        problem = "needs a domain before the backslash"
+    else:
+        return
+    yield where, "InvalidSpec", f"windowsOptions.runAsUserName {problem}"
+
+
 def pod_block_problems(spec: PodPatternSpec) -> Iterator[Problem]:
     pod = spec.pod
     for key, value in (pod.node_selector or {}).items():
@@ -557,6 +583,29 @@ def pod_block_problems(spec: PodPatternSpec) -> Iterator[Problem]:
                 "InvalidSpec",
                 f"hostAliases ip {alias.ip!r} must be an IP address, such as 10.9.8.7",
             )
+    searches = pod.dns_config.searches if pod.dns_config else None
+    for index, search in enumerate(searches or []):
+        if len(search) > 253 or not _SEARCH_DOMAIN.fullmatch(search):
+            yield (
+                ["spec", "pod", "dnsConfig", "searches", index],
+                "InvalidSpec",
+                f"search domain {search!r} must be lowercase letters, digits, '-', '_' and "
+                "'.', each part ending with a letter or digit, such as svc.cluster.local",
+            )
+    if pod.security_context and pod.security_context.windows_options:
+        yield from _windows_problems(
+            pod.security_context.windows_options.run_as_user_name,
+            ["spec", "pod", "securityContext", "windowsOptions", "runAsUserName"],
+        )
+    if spec.service is not None:
+        for key in spec.service.annotations or {}:
+            problem = qualified_name_problem(key)
+            if problem:
+                yield (
+                    ["spec", "service", "annotations", key],
+                    "InvalidLabel",
+                    f"the annotation key {key!r} is invalid: {problem}",
+                )
     servers = pod.dns_config.nameservers if pod.dns_config else None
     for index, server in enumerate(servers or []):
         if not _is_ip(server):
@@ -584,6 +633,12 @@ def container_problems(
     """The field-level problems of one container entry (of a PodPattern or a profile)."""
     yield from resource_problems(entry, parts)
     yield from mount_problems(entry, parts, privileged)
+    context = entry.security_context
+    if context is not None and context.windows_options is not None:
+        yield from _windows_problems(
+            context.windows_options.run_as_user_name,
+            [*parts, "securityContext", "windowsOptions", "runAsUserName"],
+        )
     yield from container_block_problems(entry, parts)
 
 
