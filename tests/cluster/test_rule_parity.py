@@ -233,6 +233,9 @@ CASES = [
     _init("init-readiness", readinessProbe=PROBE),
     _init("init-startup", startupProbe=PROBE),
     _init("init-lifecycle", lifecycle={"preStop": PROBE}),
+    _case("native-sidecar-probes-and-hooks", "spec.sidecars",
+          [{"name": "side", "image": IMAGE, "readinessProbe": PROBE, "startupProbe": PROBE,
+            "livenessProbe": PROBE, "lifecycle": {"preStop": PROBE}}], None),
     # security contexts
     _case("apparmor-empty", "spec.main.securityContext", {"appArmorProfile": {}}),
     _case("apparmor-localhost-without-profile", "spec.main.securityContext",
