@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PODPATTERNS := $(PY) -m podpatterns
 PYTEST_ARGS ?=
 
-.PHONY: test unit demo crds bench lint cluster-up cluster-down clean
+.PHONY: test unit chaos demo crds bench lint cluster-up cluster-down clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ test: $(VENV)/.installed lint
 ## unit: the fast tests that need no cluster
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests -m "not cluster" $(PYTEST_ARGS)
+
+## chaos: the fault tests (docs/reliability.md), on the dev cluster; not part of `test`.
+## They restart etcd, the API server, the kubelet and containerd, and stop by themselves
+## within CHAOS_TIMEOUT. CHAOS_ARGS=-k watch runs one of them.
+CHAOS_TIMEOUT ?= 40m
+CHAOS_ARGS ?=
+chaos: $(VENV)/.installed
+	@if [ -z "$$PODPATTERNS_TEST_KUBECONFIG" ]; then $(PODPATTERNS) dev-cluster build; fi
+	timeout --signal=INT --kill-after=60 $(CHAOS_TIMEOUT) \
+		$(PY) -m pytest tests/chaos -v -p no:cacheprovider $(CHAOS_ARGS)
 
 ## demo: start the dev cluster (or use $$KUBECONFIG), run the operator, apply examples/
 demo: $(VENV)/.installed

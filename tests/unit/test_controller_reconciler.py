@@ -576,3 +576,84 @@ def test_events_stop_for_a_namespace_being_deleted(world: World) -> None:
 
     asyncio.run(go())
     assert attempts == ["Reason0"]
+
+
+TERMINATING = (
+    'pods "web-h1-0" is forbidden: unable to create new content in namespace shop '
+    "because it is being terminated"
+)
+
+
+def test_a_namespace_being_deleted_costs_one_refused_create_not_one_per_pattern(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two PodPatterns in one namespace, both running; then the namespace is deleted and its
+    # Pods go first (the namespace controller deletes kinds in no particular order).
+    other = copy.deepcopy(world.server.pattern)
+    other["metadata"].update(name="api", uid="api-uid")
+    bodies = {KEY: world.server.pattern, ("shop", "api"): other}
+    world.cache.pattern = lambda key: copy.deepcopy(bodies.get(key))  # type: ignore[method-assign]
+    reconciler = world.reconciler()
+
+    async def go(*keys: Key) -> None:
+        for key in keys:
+            await reconciler.reconcile(key)
+        await reconciler.drain_events()
+
+    asyncio.run(go(KEY, ("shop", "api")))
+    world.server.pods.clear()
+    world.cache.sync()
+    world.clock[0] += 60  # past the expectations of our own creates
+    world.server.events.clear()
+    attempts, writes = world.server.create_attempts, len(world.server.writes)
+    world.server.forbid = TERMINATING
+    caplog.set_level("DEBUG", logger="podpatterns")
+
+    asyncio.run(go(KEY, ("shop", "api"), KEY, ("shop", "api")))
+
+    assert world.server.create_attempts == attempts + 1
+    assert len(world.server.writes) == writes  # no status patch either
+    assert world.server.events == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= 30] == []
+
+
+def test_a_pattern_first_seen_after_the_refusal_is_reconciled(world: World) -> None:
+    # The namespace was deleted and made again under the same name: its PodPatterns are
+    # new objects (new uids), and the memory of the old namespace must not hold them back.
+    world.server.forbid = TERMINATING
+    reconciler = world.reconciler()
+    assert reconcile(reconciler) is None
+    world.server.forbid = None
+    world.server.pattern["metadata"]["uid"] = "new-uid"
+    world.cache.sync()
+    reconcile(reconciler)
+    assert world.server.live() == ["web-h1-0", "web-h1-1", "web-h1-2"]
+
+
+def test_no_warning_for_events_of_a_namespace_already_gone(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    def gone(namespace: str, event: Mapping[str, Any]) -> Any:
+        raise ApiError(404, "Not Found", {"reason": "NotFound", "message": "namespaces not found"})
+
+    world.server.create_event = gone  # type: ignore[method-assign]
+    reconciler = world.reconciler()
+    caplog.set_level("DEBUG", logger="podpatterns")
+
+    async def go() -> None:
+        reconciler._post(world.server.pattern, Event("Normal", "Reason", "m", "Test"))
+        await reconciler.drain_events()
+
+    asyncio.run(go())
+    assert [r.getMessage() for r in caplog.records if r.levelno >= 30] == []
+
+
+def test_nothing_is_tried_in_a_namespace_the_watch_shows_terminating(world: World) -> None:
+    reconciler = world.reconciler()
+    reconciler.terminating = lambda namespace: namespace == "shop"
+    assert reconcile(reconciler) is None
+    assert world.server.create_attempts == 0
+    assert world.server.writes == [] and world.server.events == []
+    reconciler.terminating = lambda namespace: False  # gone, and made again
+    reconcile(reconciler)
+    assert world.server.live() == ["web-h1-0", "web-h1-1", "web-h1-2"]

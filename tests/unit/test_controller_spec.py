@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -88,6 +89,7 @@ def test_the_registry_watches_without_change_handlers() -> None:
         "pattern_configmaps",
         "sidecar_profiles",
         "profile_users",
+        "terminating_namespaces",
     }
 
 
@@ -109,3 +111,11 @@ def test_a_workload_kind_carries_its_object_and_kind_pod_none() -> None:
     assert labels[render.HASH_LABEL] == result.template_hash
     pod = interpret(BODY, server_version=(1, 37))
     assert isinstance(pod, Intent) and pod.workload is None
+
+
+def test_only_namespaces_being_deleted_are_indexed() -> None:
+    from podpatterns.controller.handlers import terminating_namespaces
+
+    going = asyncio.run(terminating_namespaces(name="shop", status={"phase": "Terminating"}))
+    staying = asyncio.run(terminating_namespaces(name="shop", status={"phase": "Active"}))
+    assert (going, staying) == ({"shop": True}, {})

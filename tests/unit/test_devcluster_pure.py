@@ -89,3 +89,26 @@ def test_pki_is_kept_across_calls_and_the_server_cert_covers_the_service_ip(
     admin = x509.load_pem_x509_certificate(first.client(pki.ADMIN).cert.read_bytes())
     groups = admin.subject.get_attributes_for_oid(x509.oid.NameOID.ORGANIZATION_NAME)
     assert [g.value for g in groups] == ["system:masters"]
+
+
+def test_a_restart_reads_the_node_config_where_up_wrote_it(tmp_path: Path) -> None:
+    from podpatterns.devcluster.paths import Layout
+    from podpatterns.devcluster.realnode import RealNode
+
+    layout = Layout(tmp_path)
+    certs = pki.ensure(layout.pki, apiserver_ips=["127.0.0.1"], apiserver_names=["localhost"])
+    node = RealNode(layout)
+    ca = pki.CertificateAuthority.load_or_create(certs.folder)
+    written = node.write_config(certs, "localhost/pause:1", ca)
+    assert written == node.config_paths()
+    assert all(path.is_file() for path in written.values())
+
+
+def test_only_cluster_components_can_be_restarted(tmp_path: Path) -> None:
+    from podpatterns.devcluster.cluster import DevCluster
+    from podpatterns.devcluster.paths import Layout
+
+    with pytest.raises(ValueError, match="cannot restart 'sshd'"):
+        DevCluster(Layout(tmp_path)).restart("sshd")
+    with pytest.raises(RuntimeError, match="etcd is not running"):
+        DevCluster(Layout(tmp_path)).restart("etcd")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from podpatterns.controller.events import Event
 from podpatterns.controller.indexes import LabelledObjects
-from podpatterns.controller.kube import ApiError, OwnedObjectClient
+from podpatterns.controller.kube import NAMESPACE_TERMINATING, ApiError, OwnedObjectClient
 from podpatterns.controller.pods import PATTERN_LABEL, controller_uid
 from podpatterns.controller.status import Problem
 from podpatterns.controller.workloads import annotation, apply_reason, describe
@@ -173,6 +173,8 @@ class GeneratedObjects:
             try:
                 await host.run(self.client.apply, manifest)
             except ApiError as failure:
+                if failure.namespace_terminating:
+                    return Problem(NAMESPACE_TERMINATING, failure.message)
                 return Problem(
                     "ApplyFailed",
                     f"applying {describe(manifest)}: {failure.message}. Retrying with backoff",

@@ -85,6 +85,8 @@ class NoDiffBase(kopf.AnnotationsDiffBaseStorage):
 
 
 READY_LINE = "podpatterns operator started"
+WATCH_INACTIVITY_TIMEOUT = 70.0
+"""Seconds without any event, bookmarks included, after which a watch is re-established."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +151,15 @@ async def pattern_pods(
     *, body: kopf.Body, namespace: str | None, labels: Mapping[str, str], **_: Any
 ) -> dict[Key, ObservedPod]:
     return {(namespace or "", labels[PATTERN_LABEL]): ObservedPod.from_raw(body)}
+
+
+async def terminating_namespaces(
+    *, name: str, status: Mapping[str, Any], **_: Any
+) -> dict[str, bool]:
+    # From the moment its deletion starts until it is gone. Not a field selector on the
+    # watch: Kopf's own namespace observer (`--namespace`) shares the watch settings and
+    # would then see no other namespace.
+    return {name: True} if status.get("phase") == "Terminating" else {}
 
 
 async def pattern_bodies(
@@ -249,6 +260,12 @@ async def startup(
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
+    # The sooner guard: the API server sends a bookmark on every idle watch once a minute,
+    # so 70 s without a single byte means the stream is dead, not quiet. The watch then
+    # resumes from its last resourceVersion, which the watch cache keeps for 75 s, so
+    # nothing is listed again. tests/chaos/test_watch_stall.py freezes a connection to
+    # show it (docs/reliability.md).
+    settings.watching.inactivity_timeout = WATCH_INACTIVITY_TIMEOUT
     settings.networking.request_timeout = options.request_timeout
     settings.networking.connect_timeout = 10
     # Only Pods with the pattern label are streamed to us at all: on a cluster with many
@@ -306,6 +323,7 @@ async def startup(
         interpret=functools.partial(interpret, server_version=server_version, profiles=profiles),
         generated=generated,
         profile_fingerprint=lambda body: profiles.fingerprint(referenced(body)),
+        terminating=kwargs["terminating_namespaces"].__contains__,
         run=run,
         recorder=EventRecorder(),
         create_parallelism=options.workers,
@@ -427,6 +445,9 @@ def build_registry() -> kopf.OperatorRegistry:
         "v1", "pods", labels={PATTERN_LABEL: kopf.PRESENT}, id="pattern_pods", registry=registry
     )(pattern_pods)
     kopf.index(GROUP, VERSION, PLURAL, id="pattern_bodies", registry=registry)(pattern_bodies)
+    kopf.index("v1", "namespaces", id="terminating_namespaces", registry=registry)(
+        terminating_namespaces
+    )
     kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)(pattern_event)
     kopf.on.event("v1", "pods", labels={PATTERN_LABEL: kopf.PRESENT}, registry=registry)(pod_event)
     register(registry)  # workload objects and Services: indexes, and a kick on any change

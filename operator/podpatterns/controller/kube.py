@@ -26,6 +26,9 @@ GROUP = "podpatterns.dev"
 VERSION = "v1alpha1"
 PLURAL = "podpatterns"
 
+NAMESPACE_TERMINATING = "NamespaceTerminating"
+"""The API server's cause for a create refused in a namespace being deleted."""
+
 MERGE_PATCH = "application/merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
@@ -80,7 +83,7 @@ class ApiError(Exception):
         details = self.body.get("details") or {}
         causes = {str(cause.get("reason")) for cause in details.get("causes") or ()}
         return self.status == 403 and (
-            "NamespaceTerminating" in causes or "being terminated" in self.message
+            NAMESPACE_TERMINATING in causes or "being terminated" in self.message
         )
 
     @property

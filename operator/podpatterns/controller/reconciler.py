@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from podpatterns.controller.events import Event, EventRecorder
 from podpatterns.controller.intent import Intent, Rejection
-from podpatterns.controller.kube import ApiError
+from podpatterns.controller.kube import NAMESPACE_TERMINATING, ApiError
 from podpatterns.controller.plan import (
     DeleteReason,
     Deletion,
@@ -116,6 +116,9 @@ class _State:
     rendered: tuple[Any, Intent | Rejection] | None = None
     """(generation and profile fingerprint, what they rendered to)"""
     rolling_to: str | None = None
+    doomed: bool = False
+    """Its namespace is being deleted: the API server refuses every create there, and the
+    PodPattern goes with the namespace, so nothing is created, written or reported."""
 
     def expire(self, now: float) -> None:
         self.created = {k: v for k, v in self.created.items() if v[1] > now}
@@ -183,8 +186,12 @@ class Reconciler:
         workloads: WorkloadController | None = None,
         generated: GeneratedObjects | None = None,
         profile_fingerprint: Callable[[Mapping[str, Any]], Any] | None = None,
+        terminating: Callable[[str], bool] | None = None,
     ) -> None:
         self.api = api
+        # Whether a namespace is being deleted, from a watch of such namespaces: then
+        # nothing is created or reported there (the API server would refuse it).
+        self.terminating = terminating or (lambda namespace: False)
         # Kinds other than Pod (controller/workloads.py); None refuses them.
         self.workloads = workloads
         # The ConfigMaps and Service beside the Pods (controller/generated.py); None leaves
@@ -211,6 +218,15 @@ class Reconciler:
         state = self._states.get(key)
         if state is not None:
             state.created.pop(name, None)
+
+    def namespace_terminating(self, namespace: str) -> None:
+        """The API server said `namespace` is being deleted: every PodPattern known there
+        is left alone from now on. A PodPattern first seen later is not: it may be in a new
+        namespace of the same name, and its first create tells."""
+        logger.debug("Namespace %s is being deleted; nothing is created or reported", namespace)
+        for (where, _), state in self._states.items():
+            if where == namespace:
+                state.doomed = True
 
     def forget(self, key: Key) -> None:
         state = self._states.pop(key, None)
@@ -242,6 +258,8 @@ class Reconciler:
         state = self._states.get(key)
         if state is None or state.uid != uid:
             state = self._states[key] = _State(uid=uid)
+        if state.doomed or self.terminating(key[0]):
+            return None
         mono = self.monotonic()
         now = self.clock()
         state.expire(mono)
@@ -278,6 +296,8 @@ class Reconciler:
         # What the Pods mount (the presets' ConfigMaps) and what sends them traffic (the
         # Service) first, whatever runs the Pods.
         generated = await self._sync_generated(key, body, intent)
+        if state.doomed:
+            return None
         if intent.kind != "Pod" and self.workloads is not None:
             delay = await self.workloads.reconcile(
                 self, key, body, state, intent, view, indexed, previous, now
@@ -342,6 +362,8 @@ class Reconciler:
                 desired.name, desired.template_hash, 1, {p.name for p in view} | reserved
             )[0]
             rejection = await self._dry_run(body, intent, state, probe)
+            if state.doomed:
+                return None
             if rejection is not None:
                 return await self._hold(
                     key, body, state, view, previous, now, self._rejected(intent, rejection)
@@ -371,11 +393,12 @@ class Reconciler:
             return await self._hold(
                 key, body, state, view, previous, now, self._rejected(intent, outcome.rejected)
             )
-        self._announce(body, desired, outcome)
         if outcome.failure is not None and outcome.failure.namespace_terminating:
-            # The namespace, this PodPattern with it, is on its way out: nothing to report.
-            logger.debug("%s/%s: namespace is terminating; not creating Pods", *key)
+            # The namespace, this PodPattern with it, is on its way out: nothing to report,
+            # and no other PodPattern there tries another create.
+            self.namespace_terminating(key[0])
             return None
+        self._announce(body, desired, outcome)
         if outcome.failure is not None:
             state.problem = Problem(
                 "PodCreateFailed" if outcome.failure.status != 0 else "ApiUnreachable",
@@ -410,6 +433,9 @@ class Reconciler:
         if self.generated is None:
             return None
         problem = await self.generated.sync(self, key, body, intent.objects)
+        if problem is not None and problem.reason == NAMESPACE_TERMINATING:
+            self.namespace_terminating(key[0])
+            return None
         if problem is not None:
             self._post(body, Event("Warning", problem.reason, problem.message, "Apply"))
         return problem
@@ -458,6 +484,9 @@ class Reconciler:
                     self.monotonic() + VERDICT_TTL,
                 )
                 return failure.message
+            if failure.namespace_terminating:
+                self.namespace_terminating(namespace)
+                return None
             if not failure.already_exists:
                 state.problem = Problem("PodCreateFailed", f"checking the new Pod: {failure}")
                 state.failures += 1
@@ -697,9 +726,13 @@ class Reconciler:
         return False
 
     def _post(self, body: Mapping[str, Any], event: Event) -> None:
+        meta = body.get("metadata") or {}
+        namespace = str(meta.get("namespace"))
+        state = self._states.get((namespace, str(meta.get("name"))))
+        if (state is not None and state.doomed) or self.terminating(namespace):
+            return
         if not self.recorder.should_post(body, event):
             return
-        meta = body.get("metadata") or {}
         log = logger.warning if event.type == "Warning" else logger.info
         log("%s/%s: %s: %s", meta.get("namespace"), meta.get("name"), event.reason, event.message)
         if len(self._events) >= MAX_QUEUED_EVENTS:
@@ -722,14 +755,16 @@ class Reconciler:
                 continue  # every further Event there would be refused the same way
             if not await self.run(self._send_event, payload):
                 terminating.add(namespace)
+                self.namespace_terminating(namespace)
 
     def _send_event(self, payload: Mapping[str, Any]) -> bool:
         """Post one Event; False when its namespace is being deleted."""
         try:
             self.api.create_event(str(payload["metadata"]["namespace"]), payload)
         except ApiError as failure:
-            if failure.namespace_terminating:
-                logger.debug("Not posting Events in terminating namespace: %s", failure)
+            # Being deleted, or gone already (then the PodPattern is too).
+            if failure.namespace_terminating or failure.not_found:
+                logger.debug("Not posting Events in a namespace being deleted: %s", failure)
                 return False
             self._not_posted(payload, failure)
         except Exception as failure:

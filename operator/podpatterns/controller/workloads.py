@@ -537,6 +537,7 @@ class WorkloadController:
             host._post(body, Event("Warning", "WorkloadRejected", step.rejected.message, "Apply"))
             return
         if failure.namespace_terminating:
+            host.namespace_terminating(str(_meta(body).get("namespace")))
             return
         step.problem = Problem(
             "WorkloadApplyFailed",

@@ -21,7 +21,7 @@ from podpatterns.devcluster import binaries, host, images, kubeconfig, nodes, pk
 from podpatterns.devcluster import realnode as real
 from podpatterns.devcluster.apiclient import ApiError, Client, wait_for
 from podpatterns.devcluster.paths import Layout
-from podpatterns.devcluster.processes import Spec, Supervisor, check_ports
+from podpatterns.devcluster.processes import Spec, Supervisor, alive, check_ports
 from podpatterns.devcluster.progress import say
 
 API_PORT = 6443
@@ -50,6 +50,10 @@ EXECUTABLES = (
     "socat",
     "containerd-shim-runc-v2",
 )
+
+
+COMPONENT_IDENTITIES = (pki.CONTROLLER_MANAGER, pki.SCHEDULER, pki.KWOK)
+RESTARTABLE = (*CONTROL_PLANE, "containerd", "kubelet", "kube-proxy")
 
 
 @dataclass(frozen=True)
@@ -294,17 +298,24 @@ class DevCluster:
             "kubernetes.default.svc.cluster.local",
         ]
 
-    def _write_kubeconfigs(self, certs: pki.ClusterPKI) -> dict[str, Path]:
+    def _kubeconfig_paths(self) -> dict[str, Path]:
         folder = self.layout.cluster / "kubeconfigs"
+        return {
+            identity.file_stem: folder / f"{identity.file_stem}.kubeconfig"
+            for identity in COMPONENT_IDENTITIES
+        }
+
+    def _write_kubeconfigs(self, certs: pki.ClusterPKI) -> dict[str, Path]:
+        paths = self._kubeconfig_paths()
         configs = {
             identity.file_stem: kubeconfig.write(
-                folder / f"{identity.file_stem}.kubeconfig",
+                paths[identity.file_stem],
                 SERVER,
                 certs.ca.cert,
                 certs.client(identity),
                 identity.user,
             )
-            for identity in (pki.CONTROLLER_MANAGER, pki.SCHEDULER, pki.KWOK)
+            for identity in COMPONENT_IDENTITIES
         }
         kubeconfig.write(
             self.layout.kubeconfig, SERVER, certs.ca.cert, certs.client(pki.ADMIN), pki.ADMIN.user
@@ -496,6 +507,83 @@ class DevCluster:
 
         self._wait("kwok", all_ready, 60)
 
+    # -- restart one component --------------------------------------------------------
+    def restart(self, name: str, *, crash: bool = False, timeout: float = 90.0) -> int:
+        """Stop one running component (SIGTERM, then SIGKILL after 10 s; with `crash`,
+        SIGKILL without waiting) and start it again with the command line `up` gave it, its state
+        kept; return once it is healthy again.
+
+        For fault tests: etcd, kube-apiserver, the other control-plane parts, and the real
+        node's containerd, kubelet and kube-proxy. Containers outlive their containerd and
+        kubelet (their shims run in process groups of their own).
+        """
+        if name not in RESTARTABLE:
+            raise ValueError(f"cannot restart {name!r}; one of {', '.join(RESTARTABLE)}")
+        old = self.supervisor.pid(name)
+        if old is None:
+            raise RuntimeError(f"{name} is not running: start the cluster with `up` first")
+        spec = self._restart_spec(name)
+        healthy = self._health_check(name)
+        self.supervisor.stop([name], timeout=0.0 if crash else 10.0)
+        wait_for(name, lambda: not alive(old), 15, failed=lambda: None)
+        # A killed Go program's main thread reads as a zombie while its other threads still
+        # hold its sockets: start again only once its ports are free (seen: etcd's peer port
+        # still listening, and the new etcd exiting on "address already in use").
+        check_ports([spec], grace=15.0)
+        pid = self.supervisor.start(spec)
+        try:
+            self._wait(name, healthy, timeout)
+        except RuntimeError:  # it exited at once: once more, so the cluster is left whole
+            check_ports([spec], grace=15.0)
+            pid = self.supervisor.start(spec)
+            self._wait(name, healthy, timeout)
+        return pid
+
+    def _restart_spec(self, name: str) -> Spec:
+        bins = binaries.ensure(self.layout)
+        if name in real.PROGRAMS:
+            node = self.real_node()
+            specs = node.specs(bins.kubernetes, node.config_paths())
+            return next(spec for spec in specs if spec.name == name)
+        options = self.saved_options()
+        if options is None:
+            raise RuntimeError("no saved options: the cluster was not started with `up`")
+        certs = pki.ensure(
+            self.layout.pki,
+            apiserver_ips=self._apiserver_ips(),
+            apiserver_names=self._apiserver_names(),
+        )
+        return self._specs(bins, certs, self._kubeconfig_paths(), options)[name]
+
+    def _health_check(self, name: str) -> Any:
+        """What says `name` is back: its health endpoint, or for the kubelet a renewal of
+        its node's lease after the restart (the Node stays Ready meanwhile)."""
+        certs = pki.ensure(
+            self.layout.pki,
+            apiserver_ips=self._apiserver_ips(),
+            apiserver_names=self._apiserver_names(),
+        )
+        admin = Client(SERVER, certs.ca.cert, certs.client(pki.ADMIN))
+        if name == "etcd":
+            etcd = Client("https://127.0.0.1:2379", certs.ca.cert, certs.client(pki.APISERVER_ETCD))
+            return lambda: etcd.healthy("/health")
+        if name == "kube-apiserver":
+            return admin.healthy
+        ports = {
+            "kube-controller-manager": CONTROLLER_MANAGER_PORT,
+            "kube-scheduler": SCHEDULER_PORT,
+        }
+        if name in ports:
+            probe = Client(f"https://127.0.0.1:{ports[name]}", certs.ca.cert, None)
+            return lambda: probe.healthy("/healthz")
+        if name == "containerd":
+            node = self.real_node()
+            return lambda: node.ctr("version", check=False).returncode == 0
+        if name == "kubelet":
+            before = _lease_renewal(admin)
+            return lambda: (renewed := _lease_renewal(admin)) is not None and renewed != before
+        return lambda: self.supervisor.pid(name) is not None
+
     # -- down ------------------------------------------------------------------------
     def down(self) -> list[str]:
         """Stop everything, the real node's containers first; works after a crash too.
@@ -546,3 +634,16 @@ class DevCluster:
         lines.append(f"  kubeconfig: {status.kubeconfig}")
         lines.append(f"  logs: {status.logs}")
         return "\n".join(lines)
+
+
+def _lease_renewal(admin: Client) -> str | None:
+    """The real node's lease renewTime: the kubelet renews it every 10 s while it runs."""
+    try:
+        lease = admin.request(
+            "GET",
+            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/" + real.NODE_NAME,
+        )
+    except (OSError, ApiError):
+        return None
+    renew = (lease.get("spec") or {}).get("renewTime") if isinstance(lease, dict) else None
+    return str(renew) if renew else None

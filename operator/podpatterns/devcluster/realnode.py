@@ -299,11 +299,22 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 sort_keys=False,
             )
         )
-        return {
+        written = {
             "containerd": containerd_config,
             "kubelet": kubelet_config,
             "kubelet-kubeconfig": kubelet_kubeconfig,
             "kube-proxy": proxy_config,
+        }
+        assert written == self.config_paths()
+        return written
+
+    def config_paths(self) -> dict[str, Path]:
+        """Where `write_config` puts the node's configuration, to restart a part with it."""
+        return {
+            "containerd": self.root / "containerd.toml",
+            "kubelet": self.root / "kubelet.yaml",
+            "kubelet-kubeconfig": self.root / "kubelet.kubeconfig",
+            "kube-proxy": self.root / "kube-proxy.yaml",
         }
 
     def _kubelet_config(
