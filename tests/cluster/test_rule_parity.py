@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from podpatterns.api.validation import MAX_OBJECT_BYTES, FieldError, parse
-from podpatterns.presets import render_pattern
 from podpatterns.render import pod_name, render_pod
+from podpatterns.render.pattern import render_pattern
 from podpatterns.render.workloads import render_workload
 from tests.support.kube import Cluster
 from tests.unit.golden import problems
