@@ -49,8 +49,10 @@ def add_commands(commands: Any) -> None:
     run = commands.add_parser(
         "run",
         help="run the operator",
-        description="Run the operator: keep the Pods of every PodPattern (workload kind Pod) "
-        "as their specs say, and report in their status.",
+        description="Run the operator: keep what every PodPattern asks for running as its "
+        "spec says (its own Pods for workload kind Pod; a Deployment, StatefulSet, "
+        "DaemonSet, Job or CronJob for the other kinds, with the generated ConfigMaps and "
+        "the Service), and report in its status.",
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
