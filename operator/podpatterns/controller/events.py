@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from podpatterns.controller.kube import ApiError
 from podpatterns.controller.pods import format_time
+from podpatterns.controller.status import clip
 
 COMPONENT = "podpatterns"
 MAX_MESSAGE = 1024
@@ -101,9 +102,7 @@ class EventRecorder:
         meta = involved.get("metadata") or {}
         namespace = str(meta.get("namespace") or "default")
         now = self.clock()
-        message = event.message
-        if len(message) > MAX_MESSAGE:
-            message = message[: MAX_MESSAGE - 3] + "..."
+        message = clip(event.message, MAX_MESSAGE)
         stamp = format_time(now)
         return {
             "apiVersion": "v1",

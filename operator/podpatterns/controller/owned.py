@@ -26,7 +26,13 @@ from podpatterns.controller.kube import ApiError, OwnedObjectClient
 from podpatterns.controller.pods import controller_uid
 from podpatterns.controller.state import EXPECTATION_TTL
 from podpatterns.controller.status import Problem
-from podpatterns.controller.workloads import annotation, apply_reason, describe
+from podpatterns.controller.workloads import (
+    annotation,
+    apply_reason,
+    controlled_by,
+    describe,
+    metadata,
+)
 from podpatterns.render.labels import APPLIED_HASH_ANNOTATION
 from podpatterns.render.workloads import applied_hash
 
@@ -53,13 +59,8 @@ def with_applied_hash(obj: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
-
-
 def _ident(obj: Mapping[str, Any]) -> tuple[str, str]:
-    return str(obj.get("kind")), str(_meta(obj).get("name"))
+    return str(obj.get("kind")), str(metadata(obj).get("name"))
 
 
 def is_generated(obj: Mapping[str, Any], pattern: str) -> bool:
@@ -85,8 +86,8 @@ def plan_generated(
     ours = {
         _ident(obj): obj
         for obj in live
-        if controller_uid(_meta(obj)) == uid
-        and not _meta(obj).get("deletionTimestamp")
+        if controller_uid(metadata(obj)) == uid
+        and not metadata(obj).get("deletionTimestamp")
         and is_generated(obj, pattern)
     }
     wanted = {_ident(obj): with_applied_hash(obj) for obj in desired}
@@ -129,7 +130,7 @@ class OwnedObjects:
         live = [
             obj
             for obj in self.cache.objects(ctx.key)
-            if str(_meta(obj).get("uid")) not in memory.deleted
+            if str(metadata(obj).get("uid")) not in memory.deleted
         ]
         step = plan_generated(desired, live, ctx.uid, ctx.name)
         for manifest, reason, current in step.apply:
@@ -177,7 +178,7 @@ class OwnedObjects:
         return None
 
     async def _delete(self, ctx: StepContext, obj: Mapping[str, Any]) -> Problem | None:
-        meta = _meta(obj)
+        meta = metadata(obj)
         kind, name = _ident(obj)
         try:
             await ctx.run(
@@ -201,23 +202,16 @@ class OwnedObjects:
 
     async def _name_taken(self, ctx: StepContext, manifest: Mapping[str, Any]) -> Problem | None:
         kind, name = _ident(manifest)
-        namespace = str(_meta(manifest).get("namespace"))
+        namespace = str(metadata(manifest).get("namespace"))
         try:
             existing = await ctx.run(self.client.get, kind, namespace, name)
         except ApiError as failure:
             if failure.not_found:
                 return None
             return Problem("ApplyFailed", f"reading {describe(manifest)}: {failure.message}")
-        if controller_uid(_meta(existing or {})) == ctx.uid:
+        if controller_uid(metadata(existing or {})) == ctx.uid:
             return None
-        owner = next(
-            (
-                f"{ref.get('kind')} {ref.get('name')}"
-                for ref in _meta(existing or {}).get("ownerReferences") or ()
-                if ref.get("controller")
-            ),
-            "nothing",
-        )
+        owner = controlled_by(existing or {})
         return Problem(
             "NameTaken",
             f"{describe(manifest)} already exists in namespace {namespace} and is controlled "

@@ -136,7 +136,7 @@ def _condition(
     kind: str, truth: bool, reason_message: tuple[str, str]
 ) -> tuple[str, str, str, str]:
     reason, message = reason_message
-    return kind, "True" if truth else "False", safe_reason(reason), _clip(message)
+    return kind, "True" if truth else "False", safe_reason(reason), clip(message)
 
 
 Fresh = tuple[str, str, str, str]
@@ -221,8 +221,9 @@ def safe_reason(reason: str) -> str:
     return camel if camel and camel[0].isalpha() else "Unknown"
 
 
-def _clip(message: str) -> str:
-    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
+def clip(message: str, limit: int = MAX_MESSAGE) -> str:
+    """`message` cut to `limit` characters (a condition's, or an Event's)."""
+    return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
 def sidecar_health(name: str, pods: Sequence[ObservedPod]) -> dict[str, Any]:

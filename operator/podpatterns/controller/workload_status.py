@@ -16,6 +16,7 @@ from typing import Any
 from podpatterns.controller.pods import ObservedPod
 from podpatterns.controller.status import (
     Problem,
+    clip,
     merge_conditions,
     pod_troubles,
     safe_reason,
@@ -23,7 +24,6 @@ from podpatterns.controller.status import (
     with_kstatus,
 )
 
-MAX_MESSAGE = 4000
 _LONG_RUNNING = ("Deployment", "StatefulSet", "DaemonSet")
 
 
@@ -189,16 +189,16 @@ def compute_workload_status(
                     "Valid",
                     "False",
                     safe_reason(spec.rejected.reason),
-                    _clip(spec.rejected.message),
+                    clip(spec.rejected.message),
                 ),
-                ("Ready", "True" if ready_truth else "False", ready_reason, _clip(ready_message)),
+                ("Ready", "True" if ready_truth else "False", ready_reason, clip(ready_message)),
                 (
                     "Progressing",
                     "False" if complete else "True",
                     progress_reason,
-                    _clip(progress_message),
+                    clip(progress_message),
                 ),
-                (*degraded_condition[:3], _clip(degraded_condition[3])),
+                (*degraded_condition[:3], clip(degraded_condition[3])),
             ]
         ),
         generation=spec.generation,
@@ -354,8 +354,6 @@ def _cron_status(live: Mapping[str, Any] | None) -> dict[str, Any]:
     return result
 
 
-def _clip(message: str) -> str:
-    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
 
 
 __all__ = [

@@ -191,9 +191,17 @@ def describe(obj: Mapping[str, Any]) -> str:
     return f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')}"
 
 
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+def metadata(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, Mapping) else {}
+
+
+def controlled_by(obj: Mapping[str, Any]) -> str:
+    """Who controls `obj` (its controller ownerReference), in words for a message."""
+    for ref in metadata(obj).get("ownerReferences") or ():
+        if ref.get("controller"):
+            return f"{ref.get('kind')} {ref.get('name')}"
+    return "nothing"
 
 
 def finished_job(previous: Mapping[str, Any] | None, template_hash: str) -> dict[str, Any] | None:
@@ -265,7 +273,7 @@ class WorkloadController:
         deleted = ctx.state.workload.deleted
         found = []
         for obj in self.cache.objects(ctx.key):
-            meta = _meta(obj)
+            meta = metadata(obj)
             if controller_uid(meta) != ctx.uid or str(meta.get("uid")) in deleted:
                 continue
             kind = obj.get("kind")
@@ -300,7 +308,7 @@ class WorkloadController:
             obj
             for obj in ours
             if obj.get("kind") in WORKLOAD_KINDS
-            and not (obj.get("kind") == kind and _meta(obj).get("name") == name)
+            and not (obj.get("kind") == kind and metadata(obj).get("name") == name)
         ]
         old_pods = [pod for pod in owned if not pod.terminating]
         if old or old_pods:
@@ -312,7 +320,7 @@ class WorkloadController:
 
         pods = [pod for pod in indexed if pod.workload == kind and pod.owner_uid != ctx.uid]
         spec = WorkloadStatusInput(
-            generation=int(_meta(ctx.body).get("generation") or 0),
+            generation=int(metadata(ctx.body).get("generation") or 0),
             kind=kind,
             name=name,
             replicas=intent.replicas if kind in ("Deployment", "StatefulSet") else None,
@@ -346,9 +354,9 @@ class WorkloadController:
         desired = rendered.object
         kind, name = rendered.kind, rendered.name
         current = next(
-            (o for o in ours if o.get("kind") == kind and _meta(o).get("name") == name), None
+            (o for o in ours if o.get("kind") == kind and metadata(o).get("name") == name), None
         )
-        if current is not None and _meta(current).get("deletionTimestamp"):
+        if current is not None and metadata(current).get("deletionTimestamp"):
             step.waiting = f"waiting for the old {kind} {name} to be deleted"
             return None
         if kind == "Job" and current is None:
@@ -371,11 +379,11 @@ class WorkloadController:
         """Apply `desired` unless the live object already is what it says; the object as
         it is now."""
         kind = str(desired["kind"])
-        meta = _meta(desired)
+        meta = metadata(desired)
         name = str(meta["name"])
         digest = str(annotation(desired, APPLIED_HASH_ANNOTATION))
         current = next(
-            (o for o in ours if o.get("kind") == kind and _meta(o).get("name") == name), None
+            (o for o in ours if o.get("kind") == kind and metadata(o).get("name") == name), None
         )
         memory = ctx.state.workload
         if current is not None and annotation(current, APPLIED_HASH_ANNOTATION) == digest:
@@ -414,7 +422,7 @@ class WorkloadController:
         PodPattern's must not be taken over. True when it is someone else's (or cannot be
         read), with the problem in `step`; False when the name is free or ours."""
         kind = str(desired["kind"])
-        meta = _meta(desired)
+        meta = metadata(desired)
         try:
             existing = await ctx.run(
                 self.client.get, kind, str(meta["namespace"]), str(meta["name"])
@@ -424,16 +432,9 @@ class WorkloadController:
                 return False
             step.problem = Problem("WorkloadUnreadable", f"reading {describe(desired)}: {failure}")
             return True
-        if controller_uid(_meta(existing or {})) == ctx.uid:
+        if controller_uid(metadata(existing or {})) == ctx.uid:
             return False
-        owner = next(
-            (
-                f"{ref.get('kind')} {ref.get('name')}"
-                for ref in _meta(existing or {}).get("ownerReferences") or ()
-                if ref.get("controller")
-            ),
-            "nothing",
-        )
+        owner = controlled_by(existing or {})
         step.problem = Problem(
             "WorkloadNameTaken",
             f"{describe(desired)} already exists in namespace {meta['namespace']} and is "
@@ -482,7 +483,7 @@ class WorkloadController:
     ) -> None:
         """Replace an object whose immutable fields change, under the same name."""
         kind, name = rendered.kind, rendered.name
-        meta = _meta(current)
+        meta = metadata(current)
         uid = str(meta.get("uid") or "")
         # A StatefulSet's Pods (and their volumes) stay and are adopted by the new one; a
         # Job's Pods belong to the run being replaced.
@@ -512,7 +513,7 @@ class WorkloadController:
         propagation: str,
         step: _Step,
     ) -> bool:
-        meta = _meta(obj)
+        meta = metadata(obj)
         uid = str(meta.get("uid") or "")
         try:
             await ctx.run(
@@ -577,7 +578,7 @@ class WorkloadController:
                     ),
                 )
         deleted: list[str] = []
-        namespace = str(_meta(ctx.body).get("namespace"))
+        namespace = str(metadata(ctx.body).get("namespace"))
         for pod in old_pods:
             if pod.uid in ctx.state.workload.deleted:
                 continue
@@ -632,9 +633,8 @@ class WorkloadController:
         if not isinstance(workload, Mapping) or workload.get("kind") not in WORKLOAD_KINDS:
             return None
         for obj in self.ours(ctx):
-            if obj.get("kind") == workload.get("kind") and _meta(obj).get("name") == workload.get(
-                "name"
-            ):
+            name = metadata(obj).get("name")
+            if obj.get("kind") == workload.get("kind") and name == workload.get("name"):
                 return obj
         return None
 
@@ -651,7 +651,7 @@ class WorkloadController:
         status that keeps mirroring it."""
         previous = previous or {}
         ctx.post(Event("Warning", "InvalidSpec", rejection.message, "Validate"))
-        kind, name = str(live.get("kind")), str(_meta(live).get("name"))
+        kind, name = str(live.get("kind")), str(metadata(live).get("name"))
         uid = ctx.uid
         replicas = None
         if kind in ("Deployment", "StatefulSet"):
@@ -659,7 +659,7 @@ class WorkloadController:
             if replicas is None:
                 replicas = int((live.get("spec") or {}).get("replicas") or 0)
         spec = WorkloadStatusInput(
-            generation=int(_meta(ctx.body).get("generation") or 0),
+            generation=int(metadata(ctx.body).get("generation") or 0),
             kind=kind,
             name=name,
             replicas=replicas,
