@@ -271,6 +271,10 @@ CASES = [
     _case("storage-class-name", "spec.volumes[0]",
           {"name": "data", "mountPath": "/data", "ephemeral": {
               "storageClassName": "A_B", "resources": {"requests": {"storage": "1Gi"}}}}, None),
+    # "" asks for no class (a pre-provisioned volume): Kubernetes accepts it.
+    _case("storage-class-name-empty", "spec.volumes[0]",
+          {"name": "data", "mountPath": "/data", "ephemeral": {
+              "storageClassName": "", "resources": {"requests": {"storage": "1Gi"}}}}, None),
     _case("probe-period-negative", "spec.main.readinessProbe", {**PROBE, "periodSeconds": -1}),
     _case("probe-period-zero", "spec.main.readinessProbe", {**PROBE, "periodSeconds": 0}),
     _case("liveness-success-2", "spec.main.livenessProbe", {**PROBE, "successThreshold": 2}),

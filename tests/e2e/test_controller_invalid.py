@@ -108,19 +108,79 @@ def test_semantic_error_is_reported_and_leaves_pods_alone(
     operator.assert_healthy()
 
 
+POLICY_ENV = "PODPATTERNS_E2E_FORBIDDEN"
+
+
+def _forbid_env_by_policy(cluster: Cluster, namespace: str) -> str:
+    """A ValidatingAdmissionPolicy refusing Pods in `namespace` that set POLICY_ENV: a rule
+    of this cluster that no offline check can know, answered with 422 Invalid like Pod
+    validation. Returns the policy's name; it is in force once a dry run is refused."""
+    name = f"e2e-{namespace}"
+    cluster.apply({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": [""], "apiVersions": ["v1"],
+                "operations": ["CREATE"], "resources": ["pods"],
+            }]},
+            "validations": [{
+                "expression": "object.spec.containers.all(c, !has(c.env) || "
+                f"!c.env.exists(e, e.name == '{POLICY_ENV}'))",
+                "message": f"this cluster's policy refuses the variable {POLICY_ENV}",
+                "reason": "Invalid",
+            }],
+        },
+    })
+    cluster.apply({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": namespace},
+            }},
+        },
+    })
+    probe = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "policy-probe", "namespace": namespace},
+        "spec": {"containers": [{
+            "name": "c", "image": "busybox:1.36", "env": [{"name": POLICY_ENV, "value": "1"}],
+        }]},
+    }
+    wait_until(
+        lambda: cluster.create(probe, "--dry-run=server", check=False).returncode != 0,
+        timeout=30,
+        what=f"ValidatingAdmissionPolicy {name} in force",
+    )
+    return name
+
+
 def test_a_pod_the_api_server_refuses_costs_no_running_pod(
     cluster: Cluster, namespace: str, operator: Operator
 ) -> None:
     cluster.apply(pattern("web", namespace, replicas=2, max_surge=0, max_unavailable=1))
     wait_ready(cluster, namespace, "web", 2)
     pods_before = _pod_identity(cluster, namespace)
+    policy = _forbid_env_by_policy(cluster, namespace)
+    try:
+        _refused_by_the_server_and_recovered(cluster, namespace, operator, pods_before)
+    finally:
+        cluster.kubectl("delete", "validatingadmissionpolicybinding,validatingadmissionpolicy",
+                        policy, "--ignore-not-found", check=False)
 
-    # Requests above limits: valid for every field on its own, refused by Pod validation.
+
+def _refused_by_the_server_and_recovered(
+    cluster: Cluster, namespace: str, operator: Operator, pods_before: list[tuple[str, str, str]]
+) -> None:
+    # Valid for every offline check, refused by the cluster when the Pod is created.
     bad = pattern("web", namespace, replicas=2, max_surge=0, max_unavailable=1)
-    bad["spec"]["main"]["resources"] = {
-        "requests": {"cpu": "2"},
-        "limits": {"cpu": "1"},
-    }
+    bad["spec"]["main"]["env"] = [{"name": POLICY_ENV, "value": "1"}]
     cluster.apply(bad)
     valid = wait_until(
         lambda: _valid_condition(cluster, namespace, "False"),
@@ -128,8 +188,9 @@ def test_a_pod_the_api_server_refuses_costs_no_running_pod(
         what="Valid=False after the API server refused the new Pod",
     )
     assert valid["reason"] == "PodRejected", valid
-    # The server's own words, with the Pod field it refused.
-    assert "spec.containers[0].resources.requests" in str(valid["message"]), valid
+    # The server's own words: the policy that refused the Pod, and why.
+    assert f"e2e-{namespace}" in str(valid["message"]), valid
+    assert f"refuses the variable {POLICY_ENV}" in str(valid["message"]), valid
     warnings = [
         e["reason"] for e in events_for(cluster, namespace, "web") if e["type"] == "Warning"
     ]

@@ -143,8 +143,10 @@ class ClaimSpec(SpecModel):
     storage_class_name: str | None = Field(
         default=None,
         max_length=253,
-        pattern=DNS_SUBDOMAIN_PATTERN,
-        description="StorageClass to provision from; the cluster default when not set.",
+        # "" is Kubernetes' way to ask for no class at all (bind to a pre-made volume).
+        pattern="^$|" + DNS_SUBDOMAIN_PATTERN,
+        description="StorageClass to provision from; the cluster default when not set, "
+        'none (a pre-provisioned volume) when "".',
     )
     resources: ClaimResources = Field(description="Storage to request.")
 
