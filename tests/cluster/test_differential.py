@@ -181,6 +181,8 @@ def render(example: Example, version: tuple[int, int]) -> Rendered | None:
         pattern = parse(bodies[0])
     except InvalidPattern:
         return None
+    if not pattern.metadata.name:
+        return None
     profiles = {}
     for doc in example.profiles:
         try:
@@ -348,7 +350,23 @@ def test_validate_agrees_with_the_api_server(api: ApiServer, tmp_path: Path) -> 
     )
     @given(examples())
     def agrees(example: Example) -> None:
-        outcome = judge(api, example, tmp_path)
+        try:
+            outcome = judge(api, example, tmp_path)
+        except Exception as error:
+            if survey is None:
+                raise
+            survey.append(
+                json.dumps(
+                    {
+                        "classes": ["crash"],
+                        "mutations": example.mutations,
+                        "report": repr(error),
+                        "file": example.to_yaml(),
+                    }
+                )
+                + "\n"
+            )
+            return
         counts["examples"] += 1
         counts["mutated" if example.mutations else "unmutated"] += 1
         counts["server accepts" if outcome.server_accepts(CURRENT) else "server refuses"] += 1

@@ -1619,7 +1619,8 @@ def examples(draw: Draw) -> Example:
     count = draw(st.sampled_from((0, 0, 1, 1, 1, 2)))
     names = [name for name, weight in WEIGHTS.items() for _ in range(weight)]
     for _ in range(count):
-        if draw(st.integers(0, 199)) == 0:
+        # Hypothesis favours the ends of a range: a value in the middle is rare indeed.
+        if draw(st.integers(0, 199)) == 101:
             name = draw(st.sampled_from(_RARE))
         else:
             name = draw(st.sampled_from(names))
