@@ -176,6 +176,35 @@ def test_free_form_fields_are_preserved_and_described() -> None:
         assert node["description"]
 
 
+@ALL
+def test_integers_carry_the_api_servers_bounds(name: str) -> None:
+    """int32 fields have their maximum; no bound sits at int64's edge, which the API server
+    reads as a float and then refuses every object with the field set."""
+    schema = _schema(name)
+    for path, node in walk(schema):
+        if node.get("type") == "integer":
+            for bound in ("minimum", "maximum"):
+                assert abs(node.get(bound, 0)) < 2**63 - 1, (path, node)
+    if name == PODPATTERNS:
+        assert _node(schema, ".spec.workload.replicas")["maximum"] == 2**31 - 1
+        assert _node(schema, ".spec.main.securityContext.runAsUser")["maximum"] == 2**31 - 1
+
+
+def test_security_profiles_are_typed() -> None:
+    schema = _schema(PODPATTERNS)
+    for base in (".spec.main.securityContext", ".spec.pod.securityContext",
+                 ".spec.initContainers[].securityContext"):
+        seccomp = _node(schema, f"{base}.seccompProfile")
+        assert seccomp["required"] == ["type"]
+        types = ["RuntimeDefault", "Unconfined", "Localhost"]
+        assert seccomp["properties"]["type"]["enum"] == types
+        assert seccomp["x-kubernetes-validations"]
+        assert set(_node(schema, f"{base}.seLinuxOptions")["properties"]) == {
+            "user", "role", "type", "level"}
+        assert "x-kubernetes-preserve-unknown-fields" not in _node(
+            schema, f"{base}.appArmorProfile")
+
+
 def test_only_deliberate_defaults() -> None:
     defaults = {
         path: node["default"] for path, node in walk(_schema(PODPATTERNS)) if "default" in node

@@ -556,3 +556,322 @@ def test_a_profile_needs_a_preset_or_an_image() -> None:
         check_profile(parse_profile(profile(preset="logging", logging={"agent": "fluent-bit"})))
         == []
     )
+
+
+# --- Kubernetes' field rules, as the API server applies them ------------------------------
+# tests/cluster/test_rule_parity.py proves each of these against the API server.
+
+
+def errors_of(value: dict[str, Any]) -> dict[str, FieldError]:
+    """Every error, from parsing or from the checks, by path."""
+    try:
+        pattern = parse(value)
+    except InvalidPattern as invalid:
+        return {error.path: error for error in invalid.errors}
+    return {error.path: error for error in check(pattern)}
+
+
+def main_with(**fields: Any) -> dict[str, Any]:
+    return body(main={"name": "app", "image": "nginx:1.27.2", **fields})
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ({"metadata": {"name": "web\n"}}, "metadata.name"),
+        ({"spec": {"main": {"image": "nginx", "ports": [{"name": "http\n", "containerPort": 80}]}}},
+         "spec.main.ports[0].name"),
+    ],
+)
+def test_patterns_match_the_whole_string(value: dict[str, Any], path: str) -> None:
+    pattern = body()
+    pattern["metadata"].update(value.get("metadata", {}))
+    pattern["spec"].update(value.get("spec", {}))
+    assert path in errors_of(pattern)
+
+
+def test_quantities_and_percentages_match_the_whole_string() -> None:
+    limits = {"limits": {"cpu": "1\n"}}
+    assert "spec.main.resources.limits.cpu" in errors_of(main_with(resources=limits))
+    rollout = {"kind": "Deployment", "rollout": {"maxSurge": "25%\n"}}
+    assert "spec.workload.rollout.maxSurge" in errors_of(body(workload=rollout))
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [("A=B", False), ("Ä", False), ("A\tB", False), ("", False), ("A B", True),
+     ("1A", True), ("a.b-c", True)],
+)
+def test_env_names_are_printable_ascii_without_equals(name: str, valid: bool) -> None:
+    errors = errors_of(main_with(env=[{"name": name, "value": "x"}]))
+    assert ("spec.main.env[0].name" not in errors) is valid, errors
+
+
+@pytest.mark.parametrize(("image", "valid"), [(" nginx", False), ("nginx\n", False),
+                                              ("", False), ("nginx:1.27", True)])
+def test_images_have_no_surrounding_whitespace(image: str, valid: bool) -> None:
+    errors = errors_of(main_with(image=image))
+    assert ("spec.main.image" not in errors) is valid, errors
+
+
+@pytest.mark.parametrize(
+    ("resources", "path", "words"),
+    [
+        ({"requests": {"cpu": "-1"}}, "spec.main.resources.requests.cpu", "negative"),
+        ({"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}},
+         "spec.main.resources.requests.memory", "more than limits[memory]"),
+        ({"limits": {"nvidia.com/gpu": "500m"}},
+         "spec.main.resources.limits[nvidia.com/gpu]", "whole number"),
+        ({"requests": {"nvidia.com/gpu": 1}, "limits": {"nvidia.com/gpu": 2}},
+         "spec.main.resources.requests[nvidia.com/gpu]", "must equal"),
+        ({"requests": {"nvidia.com/gpu": 1}}, "spec.main.resources.limits", "same amount"),
+        ({"limits": {"gpu": 1}}, "spec.main.resources.limits.gpu", "not a container resource"),
+        ({"limits": {"hugepages-2Mi": "2Mi"}}, "spec.main.resources", "cpu or memory"),
+        ({"limits": {"hugepages-2Mi": "3Mi", "memory": "1Gi"}},
+         "spec.main.resources.limits[hugepages-2Mi]", "page size"),
+        ({"limits": {"cpu": "1e1.5"}}, "spec.main.resources.limits.cpu", "quantity"),
+    ],
+)
+def test_resources_follow_kubernetes(resources: dict[str, Any], path: str, words: str) -> None:
+    errors = errors_of(main_with(resources=resources))
+    assert words in errors[path].message, errors
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        {"requests": {"cpu": "1"}, "limits": {"cpu": "1000m"}},
+        {"requests": {"cpu": "500m"}, "limits": {"cpu": 1}},
+        {"limits": {"nvidia.com/gpu": 1}},
+        {"limits": {"hugepages-2Mi": "4Mi", "memory": "1Gi"}},
+        {"limits": {"memory": "1e9", "example.com/dongle": "2"}},
+    ],
+)
+def test_resources_kubernetes_accepts(resources: dict[str, Any]) -> None:
+    assert errors_of(main_with(resources=resources)) == {}
+
+
+@pytest.mark.parametrize(("name", "valid"), [("8080", False), ("a--b", False), ("-a", False),
+                                             ("abcdefghijklmnop", False), ("h2c-1", True),
+                                             ("1a", True), ("http", True)])
+def test_port_names_are_iana_service_names(name: str, valid: bool) -> None:
+    errors = errors_of(main_with(ports=[{"name": name, "containerPort": 80}]))
+    assert ("spec.main.ports[0].name" not in errors) is valid, errors
+
+
+@pytest.mark.parametrize(
+    ("mount", "field"),
+    [
+        ({"subPath": "/etc"}, "subPath"),
+        ({"subPath": "a/../.."}, "subPath"),
+        ({"subPathExpr": "/x"}, "subPathExpr"),
+        ({"subPathExpr": "$(HOME)/.."}, "subPathExpr"),
+        ({"subPath": "a", "subPathExpr": "b"}, "subPathExpr"),
+        ({"mountPropagation": "Bidirectional"}, "mountPropagation"),
+        ({"recursiveReadOnly": "Enabled"}, "recursiveReadOnly"),
+        ({"recursiveReadOnly": "IfPossible"}, "recursiveReadOnly"),
+        ({"recursiveReadOnly": "Enabled", "readOnly": True,
+          "mountPropagation": "HostToContainer"}, "recursiveReadOnly"),
+    ],
+)
+def test_mount_rules(mount: dict[str, Any], field: str) -> None:
+    value = main_with(volumeMounts=[{"name": "data", "mountPath": "/extra", **mount}])
+    value["spec"]["volumes"] = [{"name": "data", "mountPath": "/data", "emptyDir": {}}]
+    assert f"spec.main.volumeMounts[0].{field}" in errors_of(value)
+
+
+def test_mounts_kubernetes_accepts() -> None:
+    mounts = [
+        {"name": "data", "mountPath": "/a", "subPath": "a/..b"},
+        {"name": "data", "mountPath": "/b", "recursiveReadOnly": "Enabled", "readOnly": True},
+        {"name": "data", "mountPath": "/c", "mountPropagation": "HostToContainer"},
+    ]
+    value = main_with(volumeMounts=mounts)
+    value["spec"]["volumes"] = [{"name": "data", "mountPath": "/data", "emptyDir": {}}]
+    assert errors_of(value) == {}
+
+
+def test_bidirectional_propagation_is_for_privileged_profile_sidecars() -> None:
+    mount = {"name": "data", "mountPath": "/x", "mountPropagation": "Bidirectional"}
+    value = body(
+        sidecars=[{"name": "agent", "profile": "agent", "volumeMounts": [mount]}],
+        volumes=[{"name": "data", "mountPath": "/data", "emptyDir": {}}],
+    )
+    # Offline, without the profile, it may be privileged: the benefit of the doubt.
+    assert errors_of(value) == {}
+    unprivileged = parse_profile({
+        "apiVersion": "podpatterns.dev/v1alpha1", "kind": "SidecarProfile",
+        "metadata": {"name": "agent"}, "spec": {"container": {"image": "agent:1"}},
+    })
+    errors = {e.path: e for e in check(parse(value), {"agent": unprivileged})}
+    assert "spec.sidecars[0].volumeMounts[0].mountPropagation" in errors
+
+
+def test_config_map_items_stay_inside_the_volume() -> None:
+    volume = {"name": "conf", "mountPath": "/conf",
+              "configMap": {"name": "c", "items": [{"key": "k", "path": "../x"}]}}
+    assert "spec.volumes[0].configMap.items[0].path" in errors_of(body(volumes=[volume]))
+
+
+@pytest.mark.parametrize(
+    ("toleration", "field"),
+    [
+        ({"key": "a", "operator": "Exists", "value": "b"}, "value"),
+        ({"value": "x"}, "operator"),
+        ({"key": "a", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 5},
+         "effect"),
+        ({"key": "a b", "operator": "Exists"}, "key"),
+        ({"key": "a", "value": "x y"}, "value"),
+    ],
+)
+def test_tolerations_kubernetes_refuses(toleration: dict[str, Any], field: str) -> None:
+    errors = errors_of(body(pod={"tolerations": [toleration]}))
+    assert f"spec.pod.tolerations[0].{field}" in errors, errors
+
+
+def test_tolerations_kubernetes_accepts() -> None:
+    tolerations = [
+        {"operator": "Exists"},
+        {"key": "example.com/a", "operator": "Exists", "effect": "NoExecute",
+         "tolerationSeconds": 5},
+        {"key": "a", "value": "b", "effect": "NoSchedule"},
+    ]
+    assert errors_of(body(pod={"tolerations": tolerations})) == {}
+
+
+def cron(**settings: Any) -> dict[str, Any]:
+    return body(workload={"kind": "CronJob", "cron": {"schedule": "0 0 * * *", **settings}})
+
+
+@pytest.mark.parametrize(
+    ("schedule", "valid"),
+    [
+        ("99 99 99 99 99", False), ("@every 5m", True), ("@every 1h30m", True),
+        ("@every 5", False), ("0 0 * JAN-MAR mon-fri", True), ("0 0 ? * *", True),
+        ("CRON_TZ=UTC 0 0 * * *", False), ("0 0 0 * * *", False), ("@hourly ", False),
+        ("*/0 * * * *", False), ("0 0 * * 7", False), ("5-1 * * * *", False),
+        ("*/15 1-5,7 1 * *", True), ("@weekly", True), ("@fortnightly", False),
+    ],
+)
+def test_cron_schedules_as_the_api_server_parses_them(schedule: str, valid: bool) -> None:
+    errors = errors_of(cron(schedule=schedule))
+    assert ("spec.workload.cron.schedule" not in errors) is valid, errors
+
+
+@pytest.mark.parametrize(
+    ("zone", "valid"),
+    [("Mars/Olympus", False), ("UTC", True), ("Local", False), ("Etc/GMT+5", True),
+     ("Europe/Berlin", True), ("europe/berlin", False), ("", False), ("../etc/passwd", False)],
+)
+def test_time_zones_come_from_the_iana_database(zone: str, valid: bool) -> None:
+    errors = errors_of(cron(timeZone=zone))
+    assert ("spec.workload.cron.timeZone" not in errors) is valid, errors
+
+
+@pytest.mark.parametrize("field", ["livenessProbe", "readinessProbe", "startupProbe", "lifecycle"])
+def test_init_containers_take_no_probes_or_hooks(field: str) -> None:
+    block = {"preStop": {"exec": {"command": ["true"]}}} if field == "lifecycle" else {
+        "exec": {"command": ["true"]}}
+    value = body(initContainers=[{"name": "init", "image": "busybox:1", field: block}])
+    assert f"spec.initContainers[0].{field}" in errors_of(value)
+    sidecar = body(sidecars=[{"name": "side", "image": "busybox:1", field: block}])
+    assert errors_of(sidecar) == {}
+
+
+@pytest.mark.parametrize(
+    ("context", "path"),
+    [
+        ({"appArmorProfile": {}}, "appArmorProfile.type"),
+        ({"appArmorProfile": {"type": "Localhost"}}, "appArmorProfile.localhostProfile"),
+        ({"appArmorProfile": {"type": "RuntimeDefault", "localhostProfile": "x"}},
+         "appArmorProfile.localhostProfile"),
+        ({"seLinuxOptions": {"usr": "x"}}, "seLinuxOptions.usr"),
+        ({"seccompProfile": {"type": "Localhost"}}, "seccompProfile.localhostProfile"),
+        ({"seccompProfile": {"type": "X"}}, "seccompProfile.type"),
+        ({"seccompProfile": {"type": "Localhost", "localhostProfile": "/x.json"}},
+         "seccompProfile.localhostProfile"),
+        ({"windowsOptions": {"hostProcess": True}}, "windowsOptions.hostProcess"),
+        ({"runAsUser": 2**31}, "runAsUser"),
+    ],
+)
+def test_security_profiles_are_typed(context: dict[str, Any], path: str) -> None:
+    assert f"spec.main.securityContext.{path}" in errors_of(main_with(securityContext=context))
+    pod = errors_of(body(pod={"securityContext": context}))
+    assert f"spec.pod.securityContext.{path}" in pod
+
+
+def test_security_profiles_kubernetes_accepts() -> None:
+    context = {
+        "seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/audit.json"},
+        "appArmorProfile": {"type": "RuntimeDefault"},
+        "seLinuxOptions": {"level": "s0:c1,c2"},
+    }
+    assert errors_of(main_with(securityContext=context)) == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("replicas", "3"),
+        ("replicas", 2**31),
+        ("replicas", True),
+    ],
+)
+def test_types_are_strict_and_bounded_like_the_crd(path: str, value: Any) -> None:
+    assert "spec.workload.replicas" in errors_of(body(workload={path: value}))
+
+
+def test_whole_floats_are_integers_as_kubectl_sends_them() -> None:
+    assert parse(body(workload={"replicas": 3.0})).spec.workload.replicas == 3
+    assert "spec.main.securityContext.runAsNonRoot" in errors_of(
+        main_with(securityContext={"runAsNonRoot": "true"}))
+
+
+def test_unknown_fields_are_refused_at_any_depth() -> None:
+    value = body()
+    value["specc"] = {}
+    value["metadata"]["nmae"] = "x"
+    value["spec"]["main"]["livenessProbe"] = {"httpGet": {"pth": "/", "port": 80}}
+    errors = errors_of(value)
+    assert "did you mean spec?" in errors["specc"].message
+    assert "did you mean name?" in errors["metadata.nmae"].message
+    value = body()
+    value["spec"]["main"]["livenessProbe"] = {"httpGet": {"pth": "/", "port": 80}}
+    assert "did you mean path?" in errors_of(value)["spec.main.livenessProbe.httpGet.pth"].message
+
+
+def test_probes_need_exactly_one_handler() -> None:
+    assert "spec.main.readinessProbe" in errors_of(main_with(readinessProbe={"periodSeconds": 5}))
+
+
+def test_api_version_and_kind_are_required() -> None:
+    value = body()
+    del value["apiVersion"]
+    assert errors_of(value)["apiVersion"].reason == "MissingField"
+    value = body()
+    value["kind"] = "Pod"
+    assert "kind" in errors_of(value)
+
+
+def test_null_lists_mean_not_set() -> None:
+    assert parse(body(sidecars=None, volumes=None)).spec.sidecars == []
+
+
+def test_objects_the_api_server_cannot_store_are_refused() -> None:
+    value = main_with(env=[{"name": "BIG", "value": "x" * 2_000_000}])
+    assert errors_of(value)["spec"].reason == "TooLarge"
+
+
+@pytest.mark.parametrize("spelling", ["/data/", "//data", "/data/./", "/data/../data"])
+def test_one_mount_path_in_two_spellings_is_a_conflict(spelling: str) -> None:
+    value = main_with(volumeMounts=[{"name": "data", "mountPath": spelling}])
+    value["spec"]["volumes"] = [{"name": "data", "mountPath": "/data", "emptyDir": {}}]
+    assert errors_of(value)["spec.volumes[0].mountPath"].reason == "MountPathConflict"
+
+
+def test_the_objects_own_labels_and_annotations() -> None:
+    value = body()
+    value["metadata"]["labels"] = {"a b": "x", "ok": "x y"}
+    value["metadata"]["annotations"] = {"-a": "anything at all"}
+    errors = errors_of(value)
+    assert {"metadata.labels[a b]", "metadata.labels.ok", "metadata.annotations[-a]"} <= set(errors)

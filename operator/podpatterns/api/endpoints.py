@@ -59,7 +59,7 @@ def parse_endpoint(output_type: str, text: str) -> Endpoint:
     if not value:
         raise ValueError(f"must not be empty: give host:port, {hint}")
     tls = False
-    match = _URL.match(value)
+    match = _URL.fullmatch(value)
     if match:
         scheme = match.group("scheme").lower()
         if output_type == "forward":
@@ -106,7 +106,7 @@ def _split_host_port(authority: str, original: str, hint: str) -> tuple[str, int
     else:
         host, colon, port_text_or_empty = authority.partition(":")
         port_text = port_text_or_empty if colon else None
-    if not host or not _HOST.match(host):
+    if not host or not _HOST.fullmatch(host):
         raise ValueError(f"{original!r}: {host or 'the host'!r} is not a host name, {hint}")
     if port_text is None:
         return host, None

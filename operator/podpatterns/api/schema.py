@@ -54,6 +54,7 @@ _PASSTHROUGH = frozenset(
 )
 _DROPPED = frozenset({"title", "default", "examples"})
 _FORMATS = frozenset({"date-time", "int32", "int64", "byte"})
+INT64_BOUND = 2**63 - 1
 
 
 class SchemaError(ValueError):
@@ -120,6 +121,11 @@ def _convert(
         elif key == "format":
             if value in _FORMATS:
                 result["format"] = value
+        elif key in ("minimum", "maximum") and abs(value) >= INT64_BOUND:
+            # The API server reads a schema's bounds as float64, in which 2^63-1 is not an
+            # integer, and then refuses every object that sets the field; a value beyond
+            # int64 fails its integer type anyway.
+            continue
         elif key in _PASSTHROUGH:
             result[key] = copy.deepcopy(value)
         else:

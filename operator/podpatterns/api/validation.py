@@ -16,6 +16,8 @@ Two steps, both pure:
 from __future__ import annotations
 
 import difflib
+import json
+import posixpath
 import re
 import types
 import typing
@@ -26,7 +28,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from podpatterns.api.endpoints import parse_endpoint
+from podpatterns.api.fields import (
+    container_problems,
+    field_problems,
+    label_value_problem,
+    qualified_name_problem,
+)
 from podpatterns.api.v1alpha1 import (
+    API_VERSION,
     RESERVED_PREFIX,
     LoggingSettings,
     PodPattern,
@@ -38,9 +47,16 @@ from podpatterns.api.v1alpha1.base import (
     DNS_1035_LABEL_PATTERN,
     DNS_LABEL_PATTERN,
     PERCENT_PATTERN,
+    PORT_NAME_PATTERN,
     has,
 )
-from podpatterns.api.v1alpha1.container import ContainerFields, Sidecar
+from podpatterns.api.v1alpha1.container import (
+    ENV_NAME_PATTERN,
+    ENV_PREFIX_PATTERN,
+    IMAGE_PATTERN,
+    ContainerFields,
+    Sidecar,
+)
 from podpatterns.api.v1alpha1.podpattern import PodPatternSpec
 from podpatterns.api.v1alpha1.presets import DNS_SUBDOMAIN_PATTERN
 
@@ -107,18 +123,121 @@ def _parse(model: type[Model], body: Mapping[str, Any]) -> Model:
         raise InvalidPattern(
             [FieldError("", "InvalidSpec", f"a {model.__name__} must be a mapping of fields")]
         )
+    found = _envelope_problems(model.__name__, data)
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as error:
-        raise InvalidPattern(_translate(error, data, model)) from None
+        paths = {problem.path for problem in found}
+        rest = [problem for problem in _translate(error, data, model) if problem.path not in paths]
+        raise InvalidPattern(found + rest) from None
+    if found:
+        raise InvalidPattern(found)
+    return parsed
+
+
+# etcd refuses a write over 1.5 MiB (1,572,864 bytes) with the key and the managed fields
+# the API server adds: on the dev cluster a Pod of 1,570,583 bytes of JSON was stored and
+# one of 1,572,536 was not (a server-side dry run, which skips etcd, accepted 2 MB). The
+# Pods rendered from a PodPattern carry its containers plus their own metadata, so the
+# PodPattern gets 70 kB less. An object that was stored (it has a resourceVersion) fits
+# by definition and is not measured.
+MAX_OBJECT_BYTES = 1_500_000
 
 
 def _plain(value: Any) -> Any:
+    """A plain copy as the API server sees it: nulls of fields dropped (the server prunes
+    them, so they mean "not set"), and whole floats as integers (kubectl's YAML-to-JSON
+    conversion writes 3.0 as 3)."""
     if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: _plain(item) for key, item in value.items() if item is not None}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
     return value
+
+
+_ROOT_FIELDS = ("apiVersion", "kind", "metadata", "spec", "status")
+# Every field of meta/v1 ObjectMeta: kubectl's strict field validation refuses the others.
+_METADATA_FIELDS = (
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+)
+
+
+def _envelope_problems(kind: str, data: dict[str, Any]) -> list[FieldError]:
+    """apiVersion, kind, unknown top-level and metadata fields, and the size: what the
+    API server checks before the schema."""
+    found: list[FieldError] = []
+    for field, expected in (("apiVersion", API_VERSION), ("kind", kind)):
+        given = data.get(field)
+        if given is None:
+            found.append(
+                FieldError(field, "MissingField", f"{kind}: {field} is required: add "
+                           f"{field}: {expected}")
+            )
+        elif given != expected:
+            found.append(
+                FieldError(field, "InvalidSpec", f"{kind}: {field} must be {expected}, "
+                           f"not {given!r}")
+            )
+    for parts, known in ((["metadata"], _METADATA_FIELDS), ([], _ROOT_FIELDS)):
+        container = data.get("metadata") if parts else data
+        for key in container if isinstance(container, dict) else ():
+            if key not in known:
+                found.append(
+                    FieldError(format_path([*parts, str(key)]), "UnknownField",
+                               f"{kind}: {_unknown_hint(str(key), list(known))}")
+                )
+    metadata = data.get("metadata")
+    found.extend(_metadata_problems(kind, metadata if isinstance(metadata, dict) else {}))
+    stored = isinstance(metadata, dict) and "resourceVersion" in metadata
+    # default=str: YAML dates and the like count as the strings they are sent as.
+    size = 0 if stored else len(json.dumps(data, separators=(",", ":"), default=str).encode())
+    if size > MAX_OBJECT_BYTES:
+        found.append(
+            FieldError("spec", "TooLarge", f"{kind}: the object is {size} bytes as JSON, more "
+                       f"than the {MAX_OBJECT_BYTES} the API server can store: move large "
+                       "values (env, configuration) into a ConfigMap or Secret")
+        )
+    return found
+
+
+def _metadata_problems(kind: str, metadata: dict[str, Any]) -> list[FieldError]:
+    """ValidateObjectMeta's rules for the object's own labels and annotations."""
+    found = []
+    for field in ("labels", "annotations"):
+        entries = metadata.get(field)
+        for key, value in entries.items() if isinstance(entries, dict) else ():
+            problem = qualified_name_problem(str(key))
+            if problem is None and field == "labels" and isinstance(value, str):
+                problem = label_value_problem(value)
+                problem = f"the value {problem}" if problem else None
+            if problem:
+                found.append(
+                    FieldError(format_path(["metadata", field, str(key)]), "InvalidLabel",
+                               f"{kind}: {field} {key!r}: {problem}")
+                )
+    return found
+
+
+def _unknown_hint(field: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else "remove it (field names are camelCase)"
+    return f"{field} is not a known field: {hint}"
 
 
 def _translate(
@@ -178,7 +297,7 @@ def format_path(parts: Sequence[Part]) -> str:
     for part in parts:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif _IDENTIFIER.match(part):
+        elif _IDENTIFIER.fullmatch(part):
             text += f".{part}" if text else part
         else:
             text += f"[{part}]"
@@ -225,6 +344,12 @@ _PATTERN_HINTS = {
     "'-' and '.', such as web-tls",
     ABSOLUTE_PATH_PATTERN: "must be an absolute path, starting with /",
     PERCENT_PATTERN: "must be a percentage such as 25%",
+    PORT_NAME_PATTERN: "must be a port name: at most 15 lowercase letters, digits and '-', "
+    "with at least one letter, no '--', starting and ending with a letter or digit, such as "
+    "http or metrics-2",
+    ENV_NAME_PATTERN: "must be printable ASCII characters other than '=', such as LOG_LEVEL",
+    ENV_PREFIX_PATTERN: "must be printable ASCII characters other than '='",
+    IMAGE_PATTERN: "must not be empty or start or end with whitespace",
 }
 
 
@@ -238,10 +363,7 @@ def _problem(
     if kind == "missing":
         return "MissingField", f"{field} is required: add it"
     if kind == "extra_forbidden":
-        known = _known_fields(model, parts[:-1])
-        close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}?" if close else "remove it (field names are camelCase)"
-        return "UnknownField", f"{field} is not a known field: {hint}"
+        return "UnknownField", _unknown_hint(field, _known_fields(model, parts[:-1]))
     if kind == "literal_error":
         return "InvalidSpec", f"{field} must be one of {ctx.get('expected')}, not {given!r}"
     if kind == "string_pattern_mismatch":
@@ -259,10 +381,12 @@ def _problem(
         return "InvalidSpec", f"{field} must be at least {ctx.get('ge')}, not {given!r}"
     if kind == "less_than_equal":
         return "InvalidSpec", f"{field} must be at most {ctx.get('le')}, not {given!r}"
+    # The CRD's types are strict: a quoted number or boolean is a string to the API server.
+    unquote = ": remove the quotes" if isinstance(given, str) else ""
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "InvalidSpec", f"{field} must be a whole number, not {given!r}"
+        return "InvalidSpec", f"{field} must be a whole number, not {_type_name(given)}{unquote}"
     if kind in ("bool_type", "bool_parsing"):
-        return "InvalidSpec", f"{field} must be true or false, not {given!r}"
+        return "InvalidSpec", f"{field} must be true or false, not {_type_name(given)}{unquote}"
     if kind == "string_type":
         return "InvalidSpec", f'{field} must be a string: quote it, for example "{given}"'
     if kind in ("model_type", "model_attributes_type", "dict_type"):
@@ -350,6 +474,7 @@ def check(
     _check_pod_metadata(spec, errors)
     _check_service(spec, profiles, errors)
     _check_workload(spec, errors)
+    check_fields(spec, profiles, errors)
     return errors.found
 
 
@@ -362,6 +487,13 @@ def check_profile(profile: SidecarProfile) -> list[FieldError]:
         _check_logging(spec.logging or LoggingSettings(), ["spec", "logging"], errors)
     if spec.preset == "proxy" and spec.proxy is not None:
         _check_proxy_ports(spec.proxy, ["spec", "proxy"], errors)
+    if spec.container is not None:
+        context = spec.container.security_context
+        privileged = bool(context and context.privileged)
+        for parts, reason, message in container_problems(
+            spec.container, ["spec", "container"], privileged
+        ):
+            errors.add(parts, reason, message)
     return errors.found
 
 
@@ -385,7 +517,7 @@ def _check_name(pattern: PodPattern, errors: _Collector) -> None:
     if not name:
         errors.add(["metadata", "name"], "MissingField", "metadata.name is required: add it")
         return
-    if len(name) > 63 or not re.match(DNS_1035_LABEL_PATTERN, name):
+    if len(name) > 63 or not re.fullmatch(DNS_1035_LABEL_PATTERN, name):
         errors.add(
             ["metadata", "name"],
             "InvalidSpec",
@@ -517,11 +649,19 @@ def mounts_of(spec: PodPatternSpec, name: str) -> list[tuple[list[Part], str, st
     return mounts
 
 
+def clean_path(path: str) -> str:
+    """The path a container runtime mounts at, as Go's path.Clean writes it: `/data/`,
+    `//data` and `/data/./` are all /data. The API server compares mount paths as
+    strings, so two spellings of one path pass it and fail only when the container starts."""
+    cleaned = posixpath.normpath(path)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("/") else cleaned
+
+
 def _check_mounts(spec: PodPatternSpec, errors: _Collector) -> None:
     for _, _, name in _entries(spec):
         taken: dict[str, str] = {}
         for parts, volume, path in mounts_of(spec, name):
-            normalized = path.rstrip("/") or "/"
+            normalized = clean_path(path)
             if normalized in taken:
                 errors.add(
                     parts,
@@ -756,9 +896,9 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 def _key_problem(key: str) -> str | None:
     prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not re.match(DNS_SUBDOMAIN_PATTERN, prefix)):
+    if prefix and (len(prefix) > 253 or not re.fullmatch(DNS_SUBDOMAIN_PATTERN, prefix)):
         return f"the prefix {prefix!r} must be a DNS subdomain such as example.com"
-    if len(name) > 63 or not _QUALIFIED_NAME.match(name):
+    if len(name) > 63 or not _QUALIFIED_NAME.fullmatch(name):
         return (
             f"the name {name!r} must be at most 63 letters, digits, '-', '_' or '.', "
             "starting and ending with a letter or digit"
@@ -781,7 +921,7 @@ def _check_pod_metadata(spec: PodPatternSpec, errors: _Collector) -> None:
             problem = _key_problem(key)
             if problem:
                 errors.add(where, "InvalidLabel", f"the key {key!r} is invalid: {problem}")
-            elif field == "labels" and (len(value) > 63 or not _LABEL_VALUE.match(value)):
+            elif field == "labels" and (len(value) > 63 or not _LABEL_VALUE.fullmatch(value)):
                 errors.add(
                     where,
                     "InvalidLabel",
@@ -815,9 +955,6 @@ def _check_service(
         )
 
 
-_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-
-
 def _check_workload(spec: PodPatternSpec, errors: _Collector) -> None:
     workload = spec.workload
     if workload.kind in ("StatefulSet", "DaemonSet") and workload.rollout.max_unavailable in (
@@ -841,17 +978,23 @@ def _check_workload(spec: PodPatternSpec, errors: _Collector) -> None:
                 "maxUnavailable and maxSurge are both 0, so a rollout could never make "
                 "progress: allow at least one of them",
             )
-    if workload.cron is not None:
-        schedule = workload.cron.schedule.strip()
-        fields = schedule.split()
-        if not (schedule in _CRON_MACROS or len(fields) == 5):
-            errors.add(
-                ["spec", "workload", "cron", "schedule"],
-                "InvalidSpec",
-                f"the schedule {schedule!r} needs five fields (minute hour day-of-month month "
-                "day-of-week), for example '*/5 * * * *', or a macro such as @hourly; set the "
-                "time zone with cron.timeZone",
-            )
+
+
+def check_fields(
+    spec: PodPatternSpec, profiles: Mapping[str, SidecarProfile] | None, errors: _Collector
+) -> None:
+    """Kubernetes' rules for single fields (podpatterns.api.fields), as the API server
+    applies them to the rendered objects."""
+
+    def privileged(sidecar: Sidecar) -> bool | None:
+        profile = profiles.get(sidecar.profile or "") if profiles is not None else None
+        if profile is None:
+            return None
+        context = profile.spec.container.security_context if profile.spec.container else None
+        return bool(context and context.privileged)
+
+    for parts, reason, message in field_problems(spec, privileged):
+        errors.add(parts, reason, message)
 
 
 # --- warnings ----------------------------------------------------------------------------

@@ -12,9 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 
 GROUP = "podpatterns.dev"
@@ -34,6 +42,14 @@ QUANTITY_PATTERN = (
 )
 PERCENT_PATTERN = r"^(100|[1-9]?[0-9])%$"
 ABSOLUTE_PATH_PATTERN = r"^/"
+# IANA_SVC_NAME, as Kubernetes checks port names: lowercase letters and digits in groups
+# joined by single hyphens, with at least one letter somewhere.
+PORT_NAME_PATTERN = r"^([a-z0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+
+# The bounds of the Go integer types behind the fields: the API server decodes into them,
+# and refuses (or, for a workload's fields, fails to decode) anything beyond.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 
 # Upper bounds on lists that CEL rules iterate: the API server estimates a rule's cost
 # from them and refuses a CRD whose worst case exceeds its budget.
@@ -99,6 +115,10 @@ class SpecModel(BaseModel):
         populate_by_name=True,
         serialize_by_alias=True,
         extra="forbid",
+        # The CRD's types are strict ("3" is not an integer, "true" not a boolean), so the
+        # models are too; `validation.parse` turns whole floats (3.0) into integers first,
+        # as kubectl's YAML-to-JSON conversion does.
+        strict=True,
         json_schema_extra=_add_schema_extras,
     )
 
@@ -126,8 +146,49 @@ DnsLabel = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern
 AbsolutePath = Annotated[str, StringConstraints(min_length=1, pattern=ABSOLUTE_PATH_PATTERN)]
 StringMap = dict[str, str]
 
+# Lower bounds come with each field (most are ge=0), so only the upper one is here.
+Int32 = Annotated[int, Field(le=INT32_MAX)]
+"""An integer the API server stores as int32."""
+Int64 = Annotated[int, Field(le=INT64_MAX)]
+"""An integer the API server stores as int64. The bound is checked offline only: the CRD
+cannot carry it (see `podpatterns.api.schema`)."""
+# User and group IDs are int64 in the API, but the API server accepts only 0..2^31-1.
+LinuxId = Annotated[int, Field(ge=0, le=INT32_MAX)]
+
+# Regular expressions written for the API server (RE2, where `$` is the end of the text)
+# are matched here with fullmatch: Python's `$` also matches before a final newline.
 _QUANTITY = re.compile(QUANTITY_PATTERN)
 _PERCENT = re.compile(PERCENT_PATTERN)
+
+_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL_SUFFIXES = {
+    "n": Fraction(1, 10**9),
+    "u": Fraction(1, 10**6),
+    "m": Fraction(1, 1000),
+    "": Fraction(1),
+    "k": Fraction(10**3),
+    "M": Fraction(10**6),
+    "G": Fraction(10**9),
+    "T": Fraction(10**12),
+    "P": Fraction(10**15),
+    "E": Fraction(10**18),
+}
+_QUANTITY_PARTS = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(.*)")
+
+
+def quantity_value(value: int | str) -> Fraction:
+    """The exact amount of a resource.Quantity (500m is 1/2, 1Ki is 1024)."""
+    if isinstance(value, int):
+        return Fraction(value)
+    match = _QUANTITY_PARTS.fullmatch(value)
+    if match is None or not _QUANTITY.fullmatch(value):
+        raise ValueError(f"not a quantity: {value!r}")
+    number, suffix = Fraction(match.group(1)), match.group(2)
+    if suffix in _BINARY_SUFFIXES:
+        return number * _BINARY_SUFFIXES[suffix]
+    if suffix in _DECIMAL_SUFFIXES:
+        return number * _DECIMAL_SUFFIXES[suffix]
+    return number * Fraction(10) ** int(suffix[1:])
 
 
 def _quantity(value: Any) -> Any:
@@ -140,8 +201,13 @@ def _quantity(value: Any) -> Any:
             f"must be quoted when it is not a whole number: write '{value}' or "
             f"'{round(value * 1000)}m'"
         )
-    if isinstance(value, str) and not _QUANTITY.match(value):
-        raise ValueError(f"must be a quantity such as 500m, 2Gi or 1, not {value!r}")
+    if isinstance(value, str):
+        try:
+            quantity_value(value)
+        except ValueError:
+            raise ValueError(
+                f"must be a quantity such as 500m, 2Gi or 1, not {value!r}"
+            ) from None
     return value
 
 
@@ -150,9 +216,9 @@ def _int_or_percent(value: Any) -> Any:
         raise ValueError(
             f"must be a whole number of Pods or a percentage such as 25%, not {value!r}"
         )
-    if isinstance(value, int) and value < 0:
-        raise ValueError(f"must not be negative, not {value}")
-    if isinstance(value, str) and not _PERCENT.match(value):
+    if isinstance(value, int) and not 0 <= value <= INT32_MAX:
+        raise ValueError(f"must be between 0 and {INT32_MAX}, not {value}")
+    if isinstance(value, str) and not _PERCENT.fullmatch(value):
         raise ValueError(
             f"must be a whole number of Pods or a percentage such as 25%, not {value!r}"
         )

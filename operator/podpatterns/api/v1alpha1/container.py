@@ -2,10 +2,11 @@
 
 The top level of core/v1 Container is typed field by field, so mistakes are caught at
 `kubectl apply` and validation can see what matters (ports, mounts, privileges). Deep
-structures that podpatterns never looks into (probes, lifecycle hooks, env valueFrom,
-seccomp and SELinux options) are passed through as written and checked by the API server
-when the Pod is created; typing them would multiply the CRD's size by the number of
-places a container appears.
+structures that podpatterns never looks into (probes, lifecycle hooks, env valueFrom) are
+passed through as written: typing them would multiply the CRD's size by the number of
+places a container appears. `podpatterns.api.validation` still checks their field names
+offline against the Kubernetes API's own types. The small security profiles (seccomp,
+AppArmor, SELinux, Windows) are typed, because a mistake there is a security mistake.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from podpatterns.api.v1alpha1.base import (
+    PORT_NAME_PATTERN,
     AbsolutePath,
     DnsLabel,
     FreeForm,
+    LinuxId,
     Quantity,
     Rule,
     SpecModel,
@@ -38,6 +41,13 @@ from podpatterns.api.v1alpha1.presets import (
 )
 
 MAX_CAPABILITIES = 64
+# Kubernetes' relaxed rule for environment variable names (GA in 1.32): printable ASCII
+# other than '='.
+ENV_NAME_PATTERN = r"^[ -<>-~]+$"
+ENV_PREFIX_PATTERN = r"^[ -<>-~]*$"
+# The API server refuses an image with leading or trailing whitespace (Go's TrimSpace).
+_SPACE = r"\t\n\v\f\r \x{85}\x{A0}"
+IMAGE_PATTERN = rf"^[^{_SPACE}]([\s\S]*[^{_SPACE}])?$"
 # Bounded so that the API server can afford the CEL rule comparing a profile's capabilities
 # with what it allows.
 Capability = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -50,7 +60,7 @@ class ContainerPort(SpecModel):
     name: str | None = Field(
         default=None,
         max_length=15,
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        pattern=PORT_NAME_PATTERN,
         description="Name of the port (at most 15 characters, with at least one letter), "
         "for Services to refer to it.",
     )
@@ -65,7 +75,10 @@ class ContainerPort(SpecModel):
 class EnvVar(SpecModel):
     """An environment variable of the container."""
 
-    name: str = Field(min_length=1, description="Name of the variable.")
+    name: str = Field(
+        pattern=ENV_NAME_PATTERN,
+        description="Name of the variable.",
+    )
     value: str | None = Field(default=None, description="Literal value of the variable.")
     value_from: FreeForm | None = Field(
         default=None,
@@ -97,7 +110,9 @@ class ObjectRef(SpecModel):
 class EnvFromSource(SpecModel):
     """Environment variables taken from every key of a ConfigMap or a Secret."""
 
-    prefix: str | None = Field(default=None, description="Prefix added to each variable name.")
+    prefix: str | None = Field(
+        default=None, pattern=ENV_PREFIX_PATTERN, description="Prefix added to each variable name."
+    )
     config_map_ref: ObjectRef | None = Field(default=None, description="The ConfigMap to read.")
     secret_ref: ObjectRef | None = Field(default=None, description="The Secret to read.")
 
@@ -140,7 +155,109 @@ class Capabilities(SpecModel):
     )
 
 
-class SecurityContext(SpecModel):
+def _localhost_only(what: str) -> tuple[Rule, ...]:
+    return (
+        Rule(
+            cel="(self.type == 'Localhost') == has(self.localhostProfile)",
+            holds=lambda m: (m.type == "Localhost") == has(m, "localhost_profile"),
+            message=f"{what}: localhostProfile goes with type Localhost only",
+            field="localhostProfile",
+        ),
+    )
+
+
+def _relative_path(value: str | None) -> bool:
+    return value is None or not (value.startswith("/") or ".." in value.split("/"))
+
+
+class SeccompProfile(SpecModel):
+    """A core/v1 SeccompProfile."""
+
+    type: Literal["RuntimeDefault", "Unconfined", "Localhost"] = Field(
+        description="RuntimeDefault, Unconfined or Localhost."
+    )
+    localhost_profile: str | None = Field(
+        default=None, description="Type Localhost: path in the kubelet's seccomp dir."
+    )
+
+    cel_rules = (
+        *_localhost_only("seccompProfile"),
+        Rule(
+            cel=None,
+            holds=lambda m: _relative_path(m.localhost_profile),
+            message="seccompProfile.localhostProfile must be a relative path without '..' "
+            "(relative to the kubelet's seccomp directory)",
+            field="localhostProfile",
+        ),
+    )
+
+
+class AppArmorProfile(SpecModel):
+    """A core/v1 AppArmorProfile."""
+
+    type: Literal["RuntimeDefault", "Unconfined", "Localhost"] = Field(
+        description="RuntimeDefault, Unconfined or Localhost."
+    )
+    localhost_profile: str | None = Field(
+        default=None, description="Type Localhost: a profile loaded on the node."
+    )
+
+    cel_rules = (
+        *_localhost_only("appArmorProfile"),
+        Rule(
+            cel=None,
+            holds=lambda m: m.localhost_profile is None
+            or (0 < len(m.localhost_profile) <= 4095
+                and m.localhost_profile.strip() == m.localhost_profile),
+            message="appArmorProfile.localhostProfile must be a profile name of at most "
+            "4095 characters, without surrounding whitespace",
+            field="localhostProfile",
+        ),
+    )
+
+
+class SELinuxOptions(SpecModel):
+    """A core/v1 SELinuxOptions."""
+
+    user: str | None = Field(default=None, description="SELinux user.")
+    role: str | None = Field(default=None, description="SELinux role.")
+    type: str | None = Field(default=None, description="SELinux type.")
+    level: str | None = Field(default=None, description="SELinux level.")
+
+
+class WindowsOptions(SpecModel):
+    """A core/v1 WindowsSecurityContextOptions."""
+
+    gmsa_credential_spec_name: str | None = Field(default=None, description="GMSA spec name.")
+    gmsa_credential_spec: str | None = Field(default=None, description="GMSA spec, inlined.")
+    run_as_user_name: str | None = Field(default=None, description="Windows user name.")
+    host_process: bool | None = Field(default=None, description="Not allowed.")
+
+    cel_rules = (
+        Rule(
+            cel=None,
+            holds=lambda m: not m.host_process,
+            message="windowsOptions.hostProcess needs hostNetwork, which a PodPattern may "
+            "not use: remove it",
+            field="hostProcess",
+            reason="PrivilegeNotAllowed",
+        ),
+    )
+
+
+class SecurityProfiles(SpecModel):
+    """The security profile fields that core/v1 SecurityContext and PodSecurityContext
+    share."""
+
+    seccomp_profile: SeccompProfile | None = Field(default=None, description="Seccomp filter.")
+    se_linux_options: SELinuxOptions | None = Field(default=None, description="SELinux context.")
+    app_armor_profile: AppArmorProfile | None = Field(
+        default=None, description="AppArmor profile."
+    )
+    windows_options: WindowsOptions | None = Field(default=None, description="Windows options.")
+
+
+class SecurityContext(SecurityProfiles):
     """Security options of the container (core/v1 SecurityContext)."""
 
     privileged: bool | None = Field(
@@ -157,28 +274,15 @@ class SecurityContext(SpecModel):
     read_only_root_filesystem: bool | None = Field(
         default=None, description="Mount the container's root filesystem read-only."
     )
-    run_as_user: int | None = Field(default=None, ge=0, description="UID to run the entrypoint as.")
-    run_as_group: int | None = Field(
-        default=None, ge=0, description="GID to run the entrypoint as."
+    run_as_user: LinuxId | None = Field(default=None, description="UID to run the entrypoint as.")
+    run_as_group: LinuxId | None = Field(
+        default=None, description="GID to run the entrypoint as."
     )
     run_as_non_root: bool | None = Field(
         default=None, description="Refuse to start the container if it would run as UID 0."
     )
     proc_mount: Literal["Default", "Unmasked"] | None = Field(
         default=None, description="Type of /proc mount to use."
-    )
-    seccomp_profile: FreeForm | None = Field(
-        default=None, description="A core/v1 SeccompProfile; passed through unchanged."
-    )
-    se_linux_options: FreeForm | None = Field(
-        default=None, description="A core/v1 SELinuxOptions; passed through unchanged."
-    )
-    app_armor_profile: FreeForm | None = Field(
-        default=None, description="A core/v1 AppArmorProfile; passed through unchanged."
-    )
-    windows_options: FreeForm | None = Field(
-        default=None,
-        description="A core/v1 WindowsSecurityContextOptions; passed through unchanged.",
     )
 
 
@@ -202,6 +306,43 @@ class VolumeMount(SpecModel):
         default=None, description="Make a read-only mount read-only recursively."
     )
 
+    # Kubernetes' own rules for a mount; Python only, because volumeMounts has no bound
+    # that would keep CEL affordable, and the API server refuses such a Pod anyway.
+    cel_rules = (
+        Rule(
+            cel=None,
+            holds=lambda m: _relative_path(m.sub_path),
+            message="subPath must be a relative path within the volume, without '..'",
+            field="subPath",
+        ),
+        Rule(
+            cel=None,
+            holds=lambda m: _relative_path(m.sub_path_expr),
+            message="subPathExpr must be a relative path within the volume, without '..'",
+            field="subPathExpr",
+        ),
+        Rule(
+            cel=None,
+            holds=lambda m: not (has(m, "sub_path") and has(m, "sub_path_expr")),
+            message="a mount takes subPath or subPathExpr, not both: remove one",
+            field="subPathExpr",
+        ),
+        Rule(
+            cel=None,
+            holds=lambda m: m.recursive_read_only in (None, "Disabled") or bool(m.read_only),
+            message="recursiveReadOnly Enabled or IfPossible needs readOnly: true",
+            field="recursiveReadOnly",
+        ),
+        Rule(
+            cel=None,
+            holds=lambda m: (
+                m.recursive_read_only in (None, "Disabled") or m.mount_propagation in (None, "None")
+            ),
+            message="recursiveReadOnly Enabled or IfPossible needs mountPropagation None",
+            field="recursiveReadOnly",
+        ),
+    )
+
 
 class ContainerFields(SpecModel):
     """The core/v1 Container fields that a PodPattern container entry can set.
@@ -212,7 +353,9 @@ class ContainerFields(SpecModel):
     """
 
     image: str | None = Field(
-        default=None, min_length=1, description="Container image, pinned to a version or digest."
+        default=None,
+        pattern=IMAGE_PATTERN,
+        description="Container image, pinned to a version or digest.",
     )
     command: list[str] | None = Field(
         default=None,
@@ -314,7 +457,7 @@ class MainContainer(ContainerFields):
         default="main", description="Name of the container, unique in the Pod. Default main."
     )
     image: str = Field(  # type: ignore[assignment]
-        min_length=1, description="Container image, pinned to a version or digest."
+        pattern=IMAGE_PATTERN, description="Container image, pinned to a version or digest."
     )
 
     cel_rules = UNPRIVILEGED_RULES
@@ -367,6 +510,25 @@ class Sidecar(ContainerFields):
     )
 
 
+# Fields Kubernetes allows only on containers that keep running (and native sidecars).
+_RESTARTING_ONLY = (
+    ("livenessProbe", "liveness_probe"),
+    ("readinessProbe", "readiness_probe"),
+    ("startupProbe", "startup_probe"),
+    ("lifecycle", "lifecycle"),
+)
+
+
+def _not_for_init(name: str, attribute: str) -> Rule:
+    return Rule(
+        cel=f"!has(self.{name})",
+        holds=lambda m: not has(m, attribute),
+        message=f"init containers run to completion: remove {name}, or make this a sidecar",
+        field=name,
+        cel_reason="FieldValueForbidden",
+    )
+
+
 class InitContainer(ContainerFields):
     """A container that runs to completion, in order, before the main container starts."""
 
@@ -403,12 +565,14 @@ class InitContainer(ContainerFields):
             cel_reason="FieldValueForbidden",
         ),
         *UNPRIVILEGED_RULES,
+        *(_not_for_init(name, attribute) for name, attribute in _RESTARTING_ONLY),
     )
 
 
 ContainerEntry = MainContainer | Sidecar | InitContainer
 
 __all__ = [
+    "AppArmorProfile",
     "Capabilities",
     "ContainerEntry",
     "ContainerFields",
@@ -419,7 +583,11 @@ __all__ = [
     "MainContainer",
     "ObjectRef",
     "ResourceRequirements",
+    "SELinuxOptions",
+    "SeccompProfile",
     "SecurityContext",
+    "SecurityProfiles",
     "Sidecar",
     "VolumeMount",
+    "WindowsOptions",
 ]

@@ -13,7 +13,10 @@ from podpatterns.api.v1alpha1.base import (
     MAX_CONTAINERS,
     MAX_VOLUMES,
     FreeForm,
+    Int32,
+    Int64,
     IntOrPercent,
+    LinuxId,
     ObjectMeta,
     Rule,
     SpecModel,
@@ -24,7 +27,12 @@ from podpatterns.api.v1alpha1.base import (
     list_atomic,
     list_map,
 )
-from podpatterns.api.v1alpha1.container import InitContainer, MainContainer, Sidecar
+from podpatterns.api.v1alpha1.container import (
+    InitContainer,
+    MainContainer,
+    SecurityProfiles,
+    Sidecar,
+)
 from podpatterns.api.v1alpha1.presets import DNS_SUBDOMAIN_PATTERN
 from podpatterns.api.v1alpha1.volumes import Volume
 
@@ -62,19 +70,19 @@ class Rollout(SpecModel):
 class JobSettings(SpecModel):
     """How a Job (or each Job of a CronJob) runs its Pods."""
 
-    completions: int | None = Field(
+    completions: Int32 | None = Field(
         default=None, ge=0, description="Pods that must succeed for the Job to be complete."
     )
-    parallelism: int | None = Field(
+    parallelism: Int32 | None = Field(
         default=None, ge=0, description="Pods running at the same time."
     )
-    backoff_limit: int | None = Field(
+    backoff_limit: Int32 | None = Field(
         default=None, ge=0, description="Retries before the Job is marked failed."
     )
-    active_deadline_seconds: int | None = Field(
+    active_deadline_seconds: Int64 | None = Field(
         default=None, ge=1, description="Seconds the Job may run before it is stopped and failed."
     )
-    ttl_seconds_after_finished: int | None = Field(
+    ttl_seconds_after_finished: Int32 | None = Field(
         default=None, ge=0, description="Seconds after finishing before the Job is deleted."
     )
 
@@ -94,13 +102,13 @@ class CronSettings(SpecModel):
         default=None, description="What to do when a Job is due while the last one still runs."
     )
     suspend: bool | None = Field(default=None, description="Start no new Jobs while true.")
-    starting_deadline_seconds: int | None = Field(
+    starting_deadline_seconds: Int64 | None = Field(
         default=None, ge=0, description="Seconds a missed start may be late before it is skipped."
     )
-    successful_jobs_history_limit: int | None = Field(
+    successful_jobs_history_limit: Int32 | None = Field(
         default=None, ge=0, description="Finished Jobs to keep."
     )
-    failed_jobs_history_limit: int | None = Field(
+    failed_jobs_history_limit: Int32 | None = Field(
         default=None, ge=0, description="Failed Jobs to keep."
     )
 
@@ -115,7 +123,7 @@ class Workload(SpecModel):
         "DaemonSet, Job or CronJob. Default Pod.",
         json_schema_extra=crd_default("Pod"),
     )
-    replicas: int = Field(
+    replicas: Int32 = Field(
         default=1,
         ge=0,
         description="Number of Pods. Default 1. Kinds Pod, Deployment and StatefulSet; the "
@@ -209,7 +217,7 @@ class Toleration(SpecModel):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
         default=None, description="Taint effect to match; all effects when empty."
     )
-    toleration_seconds: int | None = Field(
+    toleration_seconds: Int64 | None = Field(
         default=None, description="For NoExecute: seconds the Pod stays bound after the taint."
     )
 
@@ -259,23 +267,22 @@ class Sysctl(SpecModel):
     value: str = Field(description="Value of the parameter.")
 
 
-class PodSecurityContext(SpecModel):
+class PodSecurityContext(SecurityProfiles):
     """Security options for every container of the Pod (core/v1 PodSecurityContext)."""
 
-    run_as_user: int | None = Field(default=None, ge=0, description="UID to run entrypoints as.")
-    run_as_group: int | None = Field(default=None, ge=0, description="GID to run entrypoints as.")
+    run_as_user: LinuxId | None = Field(default=None, description="UID to run entrypoints as.")
+    run_as_group: LinuxId | None = Field(default=None, description="GID to run entrypoints as.")
     run_as_non_root: bool | None = Field(
         default=None, description="Refuse to start containers that would run as UID 0."
     )
-    fs_group: int | None = Field(
+    fs_group: LinuxId | None = Field(
         default=None,
-        ge=0,
         description="GID that owns the Pod's volumes and is added to every process.",
     )
     fs_group_change_policy: Literal["OnRootMismatch", "Always"] | None = Field(
         default=None, description="When to change the ownership of volumes to fsGroup."
     )
-    supplemental_groups: list[int] | None = Field(
+    supplemental_groups: list[LinuxId] | None = Field(
         default=None, description="Extra GIDs for every process.", json_schema_extra=list_atomic()
     )
     supplemental_groups_policy: Literal["Merge", "Strict"] | None = Field(
@@ -286,19 +293,6 @@ class PodSecurityContext(SpecModel):
     )
     se_linux_change_policy: Literal["MountOption", "Recursive"] | None = Field(
         default=None, description="How the SELinux label is applied to volumes."
-    )
-    seccomp_profile: FreeForm | None = Field(
-        default=None, description="A core/v1 SeccompProfile; passed through unchanged."
-    )
-    se_linux_options: FreeForm | None = Field(
-        default=None, description="A core/v1 SELinuxOptions; passed through unchanged."
-    )
-    app_armor_profile: FreeForm | None = Field(
-        default=None, description="A core/v1 AppArmorProfile; passed through unchanged."
-    )
-    windows_options: FreeForm | None = Field(
-        default=None,
-        description="A core/v1 WindowsSecurityContextOptions; passed through unchanged.",
     )
 
 
@@ -350,7 +344,7 @@ class PodSettings(SpecModel):
     security_context: PodSecurityContext | None = Field(
         default=None, description="Security options for every container."
     )
-    termination_grace_period_seconds: int | None = Field(
+    termination_grace_period_seconds: Int64 | None = Field(
         default=None, ge=0, description="Seconds the containers get to stop before they are killed."
     )
     image_pull_secrets: list[LocalObjectReference] | None = Field(
@@ -411,7 +405,7 @@ class ServiceSettings(SpecModel):
     type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
         default="ClusterIP", description="Service type. Default ClusterIP."
     )
-    port: int | None = Field(
+    port: Int32 | None = Field(
         default=None,
         ge=1,
         le=65535,

@@ -10,6 +10,7 @@ from podpatterns.api.v1alpha1.base import (
     MAX_CONTAINER_REFS,
     AbsolutePath,
     DnsLabel,
+    Int32,
     Quantity,
     Rule,
     SpecModel,
@@ -67,7 +68,7 @@ class KeyToPath(SpecModel):
 
     key: str = Field(min_length=1, description="The key to project.")
     path: str = Field(min_length=1, description="Relative path of the file to write it to.")
-    mode: int | None = Field(
+    mode: Int32 | None = Field(
         default=None, ge=0, le=0o777, description="Permission bits of the file (0-0777)."
     )
 
@@ -83,7 +84,7 @@ class ConfigMapSource(SpecModel):
         description="Keys to project; every key when not set.",
         json_schema_extra=list_atomic(),
     )
-    default_mode: int | None = Field(
+    default_mode: Int32 | None = Field(
         default=None, ge=0, le=0o777, description="Permission bits of the files (0-0777)."
     )
     optional: bool | None = Field(
@@ -102,7 +103,7 @@ class SecretSource(SpecModel):
         description="Keys to project; every key when not set.",
         json_schema_extra=list_atomic(),
     )
-    default_mode: int | None = Field(
+    default_mode: Int32 | None = Field(
         default=None, ge=0, le=0o777, description="Permission bits of the files (0-0777)."
     )
     optional: bool | None = Field(
