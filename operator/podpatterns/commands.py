@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import re
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
@@ -14,6 +13,7 @@ import yaml
 from podpatterns.api import crd
 from podpatterns.api.v1alpha1 import PodPattern, SidecarProfile
 from podpatterns.api.validation import (
+    PROFILE_NOT_FOUND,
     FieldError,
     InvalidPattern,
     check,
@@ -22,9 +22,11 @@ from podpatterns.api.validation import (
     parse_profile,
     warnings,
 )
-from podpatterns.presets import RenderedPattern, referenced_profiles, render_pattern
-from podpatterns.render import RenderError, pod_name, render_pod
+from podpatterns.presets import RenderedPattern, render_pattern
+from podpatterns.render import PodTemplate, RenderError, container_path, pod_name, render_pod
 from podpatterns.render.workloads import render_workload
+from podpatterns.sources import Document, SourceError, expand
+from podpatterns.sources import read as read_source
 
 CRD_EPILOG = """\
 Examples:
@@ -37,29 +39,44 @@ Examples:
   podpatterns render -f examples/web-logging.yaml
   podpatterns render -f examples/web-logging.yaml --server-version 1.28   # legacy sidecars
   podpatterns render -f examples/web-logging.yaml --template
-  podpatterns render -f examples/audited-web.yaml -f examples/platform-profile.yaml
+  podpatterns render -f examples/platform-profile.yaml    # a SidecarProfile and its user
+  podpatterns render -f examples/ -R --template           # every file of a directory tree
   podpatterns render -f app.yaml --profiles profiles.yaml | kubectl apply -f -
 
 The output starts with the ConfigMaps the presets generate and the Service of
 spec.service, then, without --template, what the operator creates to run the Pods: for
 workload kind Pod the Pods it keeps (spec.workload.replicas of them, named
-NAME-HASH-ORDINAL); for the other kinds the Deployment, StatefulSet (after its headless
-Service), DaemonSet, Job or CronJob around the same Pod template. An ownerReference to
-the PodPattern is added when the file carries metadata.uid. SidecarProfiles the
-PodPatterns name are taken from every file given, with -f or --profiles; a name none of
-them defines is an error (ProfileNotFound).
+NAME-HASH-ORDINAL, at most the first 10: the others differ only in the ordinal); for the
+other kinds the Deployment, StatefulSet (after its headless Service), DaemonSet, Job or
+CronJob around the same Pod template. An ownerReference to the PodPattern is added when
+the file carries metadata.uid. SidecarProfiles the PodPatterns name are taken from every
+file given, with -f or --profiles; a name none of them defines is an error
+(ProfileNotFound). sidecarMode Native needs --server-version 1.29 or newer.
+
+--template prints a core/v1 PodTemplate that is valid on its own: the claimTemplate
+volumes of a StatefulSet, which its replicas get as PersistentVolumeClaims, are ephemeral
+volumes there (the annotation podpatterns.dev/claim-templates says so).
+
+-f takes files, directories (their *.yaml, *.yml and *.json files, in name order; -R for
+subdirectories too) and - for standard input; a List (as kubectl get -o yaml prints it)
+counts as its items. A file that is not UTF-8, is empty, is over 8 MiB, or holds a
+document over 3 MiB or 100000 values (aliases expanded) is an error.
 """
 
 VALIDATE_EPILOG = """\
 Examples:
   podpatterns validate -f examples/web-logging.yaml
-  podpatterns validate -f a.yaml -f b.yaml
+  podpatterns validate -f examples/platform-profile.yaml -f examples/db-proxy.yaml
+  podpatterns validate -f examples/ -R
 
 Prints one line per problem, FILE: FIELD: MESSAGE, and exits 1; prints FILE: valid and
 exits 0 otherwise. PodPatterns are also rendered, presets included, to find what only
-rendering shows (a preset's port or folder clashing with yours). SidecarProfile
-references are checked only when some file defines SidecarProfiles: otherwise the
-profiles are taken to live in the cluster.
+rendering shows (a preset's port or folder clashing with yours). A SidecarProfile a
+PodPattern names is looked up in the files given (-f and --profiles): when some file
+defines SidecarProfiles, a name none of them defines is an error (ProfileNotFound, as the
+operator reports it); when none does, the profiles are taken to live in the cluster and
+each reference is a warning. Either way the rest of the Pod is rendered and checked,
+with that sidecar's own fields standing in for the profile. Files are read as by render.
 """
 
 
@@ -87,29 +104,12 @@ def add_commands(commands: Any) -> None:
         epilog=RENDER_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        required=True,
-        action="append",
-        metavar="FILE",
-        help="YAML file of PodPatterns (and SidecarProfiles), or - for stdin; may be given "
-        "more than once",
+    _add_file_arguments(
+        parser,
+        "YAML file of PodPatterns (and SidecarProfiles), a directory of them, or - for "
+        "stdin; may be given more than once",
     )
-    parser.add_argument(
-        "--profiles",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="YAML file of SidecarProfiles the PodPatterns name; may be given more than once",
-    )
-    parser.add_argument(
-        "--server-version",
-        default="1.37",
-        metavar="MAJOR.MINOR",
-        help="Kubernetes version to render for; decides what sidecarMode Auto means "
-        "(Native from 1.29). Default 1.37.",
-    )
+    _add_render_arguments(parser)
     parser.add_argument(
         "--template",
         action="store_true",
@@ -125,15 +125,28 @@ def add_commands(commands: Any) -> None:
         epilog=VALIDATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        required=True,
-        action="append",
-        metavar="FILE",
-        help="YAML file, or - for stdin; may be given more than once",
+    _add_file_arguments(
+        parser, "YAML file, a directory of them, or - for stdin; may be given more than once"
     )
+    _add_render_arguments(parser)
     parser.set_defaults(handler=_validate)
+
+
+def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profiles",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="YAML file of SidecarProfiles the PodPatterns name; may be given more than once",
+    )
+    parser.add_argument(
+        "--server-version",
+        default="1.37",
+        metavar="MAJOR.MINOR",
+        help="Kubernetes version to render for; decides what sidecarMode Auto means "
+        "(Native from 1.29) and refuses Native before 1.29. Default 1.37.",
+    )
 
 
 # --- crd ---------------------------------------------------------------------------------
@@ -151,18 +164,21 @@ def _crd(args: argparse.Namespace) -> int:
 # --- documents ---------------------------------------------------------------------------
 
 
-class _Document:
-    def __init__(self, source: str, index: int, count: int, body: Any) -> None:
-        self.body = body
-        self.label = source if count == 1 else f"{source} (document {index + 1})"
-
-
-def _documents(source: str) -> Iterator[_Document]:
-    """The non-empty YAML documents of a file; raises OSError or yaml.YAMLError."""
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    bodies = [body for body in yaml.safe_load_all(text) if body is not None]
-    for index, body in enumerate(bodies):
-        yield _Document(source, index, len(bodies), body)
+def _add_file_arguments(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "-f",
+        "--filename",
+        required=True,
+        action="append",
+        metavar="FILE",
+        help=help_text,
+    )
+    parser.add_argument(
+        "-R",
+        "--recursive",
+        action="store_true",
+        help="read the subdirectories of a directory given with -f too",
+    )
 
 
 def _report(out: TextIO, label: str, errors: list[FieldError]) -> None:
@@ -181,7 +197,8 @@ def _kind(body: Any) -> Any:
 def _problems(
     body: Any, profiles: Profiles | None = None
 ) -> tuple[PodPattern | None, list[FieldError]]:
-    """Parse and check one document; the PodPattern when it is one and valid.
+    """Parse and check one document; the PodPattern when it is one that parses (valid
+    only when there are no errors).
 
     `profiles` are the SidecarProfiles known offline; None checks no references.
     """
@@ -189,8 +206,7 @@ def _problems(
     try:
         if kind == "PodPattern":
             pattern = parse(body)
-            errors = check(pattern, profiles)
-            return (None if errors else pattern), errors
+            return pattern, check(pattern, profiles)
         if kind == "SidecarProfile":
             return None, check_profile(parse_profile(body))
     except InvalidPattern as invalid:
@@ -199,12 +215,13 @@ def _problems(
         FieldError(
             "kind",
             "InvalidSpec",
-            f"kind {kind!r} is not a podpatterns.dev kind: expected PodPattern or SidecarProfile",
+            f"kind {kind!r} is not a podpatterns.dev kind: expected PodPattern or SidecarProfile "
+            "(or a List of them)",
         )
     ]
 
 
-def _profiles(documents: list[_Document]) -> Profiles:
+def _profiles(documents: list[Document]) -> Profiles:
     """The valid SidecarProfiles among `documents`, by name (invalid ones are reported
     where they are defined, not used)."""
     found: Profiles = {}
@@ -220,14 +237,22 @@ def _profiles(documents: list[_Document]) -> Profiles:
     return found
 
 
-def _read_all(sources: list[str], failed: list[str]) -> list[tuple[str, list[_Document]]]:
-    """Each readable source with its documents; unreadable ones go to `failed` as messages."""
-    read: list[tuple[str, list[_Document]]] = []
+def _read_all(
+    sources: list[str], failed: list[str], *, recursive: bool = False
+) -> list[tuple[str, list[Document]]]:
+    """Each readable file with its documents; unreadable ones go to `failed` as messages."""
+    read: list[tuple[str, list[Document]]] = []
+    files: list[str] = []
     for source in sources:
         try:
-            read.append((source, list(_documents(source))))
-        except (OSError, yaml.YAMLError) as error:
-            failed.append(f"{source}: cannot read: {error}")
+            files.extend(expand([source], recursive=recursive))
+        except SourceError as error:
+            failed.append(str(error))
+    for source in files:
+        try:
+            read.append((source, read_source(source)))
+        except SourceError as error:
+            failed.append(str(error))
     return read
 
 
@@ -258,38 +283,107 @@ def dump_document(document: dict[str, Any]) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    try:
+        version = parse_server_version(args.server_version)
+    except argparse.ArgumentTypeError as error:
+        print(error, file=sys.stderr)
+        return 2
     unreadable: list[str] = []
-    read = _read_all(args.filename, unreadable)
-    given = _profiles([document for _, documents in read for document in documents])
-    profiles = given or None
-    failed = bool(unreadable)
+    read = _read_all(args.filename, unreadable, recursive=args.recursive)
+    read += _read_all(args.profiles, unreadable)
+    everything = [document for _, documents in read for document in documents]
+    # Without any SidecarProfile in the files, the profiles are taken to live in the
+    # cluster: a reference to one is a warning, not ProfileNotFound.
+    profiles = _profiles(everything) or None
     for message in unreadable:
         print(message)
+    failed = bool(unreadable)
     for source, documents in read:
         clean = True
         for document in documents:
-            pattern, errors = _problems(document.body, profiles)
-            if pattern is not None and (profiles is not None or not referenced_profiles(pattern)):
-                try:
-                    render_pattern(pattern, profiles=profiles)
-                except RenderError as error:
-                    errors = [error.error]
+            errors, notes = _validate_document(document.body, profiles, version)
             _report(sys.stdout, document.label, errors)
+            for note in notes:
+                print(f"{document.label}: warning: {note.path}: {note.message}")
             clean = clean and not errors
-            if pattern is not None and not errors:
-                # Worth knowing, but valid: they do not fail the file.
-                for warning in warnings(pattern):
-                    print(f"{document.label}: warning: {warning.path}: {warning.message}")
-        if not documents:
-            print(f"{source}: no documents")
-            clean = False
         if clean:
             print(f"{source}: valid")
         failed = failed or not clean
     return 1 if failed else 0
 
 
+def _validate_document(
+    body: Any, profiles: Profiles | None, version: tuple[int, int]
+) -> tuple[list[FieldError], list[FieldError]]:
+    """(errors, warnings) of one document. A PodPattern is rendered too, presets included,
+    to find what only rendering shows; a sidecar naming a profile that is not at hand is
+    rendered from its own fields alone, so the rest of the Pod is still checked."""
+    pattern, errors = _problems(body, profiles)
+    if pattern is None or any(error.reason != PROFILE_NOT_FOUND for error in errors):
+        return errors, []
+    notes: list[FieldError] = []
+    known = profiles or {}
+    for index, sidecar in enumerate(pattern.spec.sidecars):
+        if profiles is None and sidecar.profile is not None:
+            notes.append(
+                FieldError(
+                    f"spec.sidecars[{index}].profile",
+                    PROFILE_NOT_FOUND,
+                    f"sidecar {sidecar.name!r}: SidecarProfile {sidecar.profile!r} is not in "
+                    "the files given, so it is taken to exist in the cluster and what depends "
+                    "on it (its image, ports and mounts) was not checked; give its file with "
+                    "-f or --profiles to check it too",
+                )
+            )
+    try:
+        rendered = render_pattern(
+            pattern, profiles=known, server_version=version, stand_in_missing=True
+        )
+    except RenderError as error:
+        return [*errors, error.error], notes
+    if not errors:
+        # Worth knowing, but valid: they do not fail the file.
+        notes.extend(warnings(pattern))
+        notes.extend(_shared_port_names(pattern, rendered.template.spec))
+    return errors, notes
+
+
+def _shared_port_names(pattern: PodPattern, pod_spec: dict[str, Any]) -> list[FieldError]:
+    """Port names used by two containers of the Pod: valid (the API server only warns),
+    but a Service or probe naming the port gets the first one."""
+    found: list[FieldError] = []
+    owners: dict[str, str] = {}
+    spec = pattern.spec
+    order = [
+        spec.main.name,
+        *(sidecar.name for sidecar in spec.sidecars),
+        *(init.name for init in spec.init_containers),
+    ]
+    containers = [*pod_spec.get("initContainers", []), *pod_spec["containers"]]
+    for container in sorted(containers, key=lambda c: order.index(c["name"])):
+        for port in container.get("ports", []):
+            name = port.get("name")
+            if name is None:
+                continue
+            owner = owners.setdefault(name, container["name"])
+            if owner != container["name"]:
+                found.append(
+                    FieldError(
+                        container_path(pattern, container["name"]),
+                        "DuplicatePortName",
+                        f"container {container['name']!r} names a port {name!r}, as container "
+                        f"{owner!r} does: a Service or probe that names the port gets only "
+                        "one of them; rename one",
+                    )
+                )
+    return found
+
+
 # --- render ------------------------------------------------------------------------------
+
+# A PodPattern of kind Pod is printed as its Pods; past this many, the first ones stand
+# for the rest (they differ only in the ordinal of their names).
+MAX_RENDERED_PODS = 10
 
 
 def parse_server_version(text: str) -> tuple[int, int]:
@@ -309,34 +403,55 @@ def _render(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     unreadable: list[str] = []
-    read = _read_all([*args.filename, *args.profiles], unreadable)
+    read = _read_all(args.filename, unreadable, recursive=args.recursive)
+    read += _read_all(args.profiles, unreadable)
     if unreadable:
         for message in unreadable:
             print(message, file=sys.stderr)
         return 1
     everything = [document for _, documents in read for document in documents]
     profiles = _profiles(everything)
-    patterns = [doc for doc in everything if _kind(doc.body) != "SidecarProfile"]
     outputs: list[dict[str, Any]] = []
     failed = False
-    for document in patterns:
-        # References are resolved while rendering: a missing profile is ProfileNotFound.
-        pattern, errors = _problems(document.body)
-        if pattern is None:
-            _report(sys.stderr, document.label, errors)
-            failed = True
-            continue
-        try:
-            rendered = render_pattern(pattern, profiles=profiles, server_version=version)
-        except RenderError as error:
-            _report(sys.stderr, document.label, [error.error])
-            failed = True
-            continue
-        outputs.extend(_rendered(pattern, rendered, template_only=args.template))
+    for document in everything:
+        if _kind(document.body) == "SidecarProfile":
+            # Checked like in validate: a broken profile fails render too.
+            _, errors = _problems(document.body)
+        else:
+            errors = _render_document(document, profiles, version, args.template, outputs)
+        _report(sys.stderr, document.label, errors)
+        failed = failed or bool(errors)
     if failed:
         return 1
     sys.stdout.write(dump_documents(outputs))
     return 0
+
+
+def _render_document(
+    document: Document,
+    profiles: Profiles,
+    version: tuple[int, int],
+    template_only: bool,
+    outputs: list[dict[str, Any]],
+) -> list[FieldError]:
+    # References are resolved while rendering: a missing profile is ProfileNotFound.
+    pattern, errors = _problems(document.body)
+    if pattern is None or errors:
+        return errors
+    try:
+        rendered = render_pattern(pattern, profiles=profiles, server_version=version)
+    except RenderError as error:
+        return [error.error]
+    replicas = pattern.spec.workload.replicas
+    if not template_only and pattern.spec.workload.kind == "Pod" and replicas > MAX_RENDERED_PODS:
+        print(
+            f"{document.label}: spec.workload.replicas is {replicas}: printing the first "
+            f"{MAX_RENDERED_PODS} Pods, which differ from the others only in the ordinal "
+            "ending their names; use --template for the template alone",
+            file=sys.stderr,
+        )
+    outputs.extend(_rendered(pattern, rendered, template_only=template_only))
+    return []
 
 
 def _rendered(
@@ -347,17 +462,7 @@ def _rendered(
     template = rendered.template
     outputs = rendered.objects()
     if template_only:
-        metadata: dict[str, Any] = {"name": pattern.name}
-        if pattern.metadata.namespace:
-            metadata["namespace"] = pattern.metadata.namespace
-        outputs.append(
-            {
-                "apiVersion": "v1",
-                "kind": "PodTemplate",
-                "metadata": metadata,
-                "template": template.template_spec(),
-            }
-        )
+        outputs.append(pod_template_object(pattern, template))
         return outputs
     workload = pattern.spec.workload
     if workload.kind != "Pod":
@@ -366,6 +471,44 @@ def _rendered(
         return outputs
     outputs.extend(
         render_pod(pattern, template, pod_name(pattern, template, i))
-        for i in range(workload.replicas)
+        for i in range(min(workload.replicas, MAX_RENDERED_PODS))
     )
     return outputs
+
+
+CLAIM_TEMPLATES_ANNOTATION = "podpatterns.dev/claim-templates"
+
+
+def pod_template_object(pattern: PodPattern, template: PodTemplate) -> dict[str, Any]:
+    """The core/v1 PodTemplate `render --template` prints: valid on its own.
+
+    A StatefulSet gives each replica the claims of its volumeClaimTemplates (data-NAME-0,
+    ...); the template alone has no such volumes, and its mounts would name nothing. Here
+    each claim template becomes an ephemeral volume with the same claim spec, the nearest
+    standalone meaning (a claim per Pod), and an annotation says so.
+    """
+    metadata: dict[str, Any] = {"name": pattern.name}
+    if pattern.metadata.namespace:
+        metadata["namespace"] = pattern.metadata.namespace
+    spec = template.template_spec()
+    claims = template.volume_claim_templates
+    if claims:
+        names = [str(claim["metadata"]["name"]) for claim in claims]
+        metadata["annotations"] = {
+            CLAIM_TEMPLATES_ANNOTATION: f"volumes {', '.join(names)} are ephemeral here; the "
+            "StatefulSet gives each replica a PersistentVolumeClaim of its "
+            f"volumeClaimTemplates instead ({names[0]}-{pattern.name}-0, ...)"
+        }
+        spec["spec"].setdefault("volumes", []).extend(
+            {
+                "name": claim["metadata"]["name"],
+                "ephemeral": {
+                    "volumeClaimTemplate": {
+                        "metadata": {"labels": copy.deepcopy(claim["metadata"]["labels"])},
+                        "spec": copy.deepcopy(claim["spec"]),
+                    }
+                },
+            }
+            for claim in claims
+        )
+    return {"apiVersion": "v1", "kind": "PodTemplate", "metadata": metadata, "template": spec}

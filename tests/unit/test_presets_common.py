@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import pytest
 
 from podpatterns.presets import config_map_name, merge_container, volume_name
-from podpatterns.presets.common import pre_stop_sleep, restricted_security_context
+from podpatterns.presets.common import (
+    check_merged,
+    pre_stop_sleep,
+    quantity_value,
+    restricted_security_context,
+)
+from podpatterns.render import RenderError
 
 BASE: dict[str, Any] = {
     "name": "logs",
@@ -153,3 +160,73 @@ def test_restricted_security_context() -> None:
     assert context["capabilities"] == {"drop": ["ALL"]}
     assert context["seccompProfile"] == {"type": "RuntimeDefault"}
     assert "readOnlyRootFilesystem" not in restricted_security_context(1, read_only_root=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("500m", Fraction(1, 2)),
+        ("1Gi", Fraction(2**30)),
+        ("1G", Fraction(10**9)),
+        ("1.5", Fraction(3, 2)),
+        (2, Fraction(2)),
+        ("1e3", Fraction(1000)),
+        ("100Ki", Fraction(102400)),
+        ("nonsense", None),
+    ],
+)
+def test_quantity_value(text: str | int, value: Fraction | None) -> None:
+    assert quantity_value(text) == value
+
+
+PRESET = {
+    "name": "logs",
+    "ports": [{"name": "log-health", "containerPort": 13133, "protocol": "TCP"}],
+    "resources": {"requests": {"memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+    "volumeMounts": [{"name": "logs-config", "mountPath": "/etc/podpatterns/logging"}],
+}
+
+
+def _check(own: dict[str, Any]) -> None:
+    check_merged("spec.sidecars[0]", "sidecar 'logs'", PRESET, own, merge_container(PRESET, own))
+
+
+def test_merges_that_kubernetes_accepts_pass() -> None:
+    _check({"resources": {"requests": {"memory": "256Mi"}}})
+    _check({"resources": {"limits": {"memory": "1Gi"}, "requests": {"memory": "1Gi"}}})
+    _check({"ports": [{"name": "other", "containerPort": 13133}]})  # renames the port
+    _check({"volumeMounts": [{"name": "extra", "mountPath": "/etc/podpatterns/extra"}]})
+
+
+@pytest.mark.parametrize(
+    ("own", "path", "reason"),
+    [
+        (
+            {"resources": {"requests": {"memory": "300Mi"}}},
+            "spec.sidecars[0].resources.requests[memory]",
+            "InvalidSpec",
+        ),
+        (
+            {"resources": {"limits": {"memory": "32Mi"}}},
+            "spec.sidecars[0].resources.limits[memory]",
+            "InvalidSpec",
+        ),
+        (
+            {"ports": [{"name": "log-health", "containerPort": 9000}]},
+            "spec.sidecars[0].ports[0].name",
+            "DuplicateName",
+        ),
+        (
+            {"volumeMounts": [{"name": "mine", "mountPath": "/etc/podpatterns/logging/"}]},
+            "spec.sidecars[0].volumeMounts[0].mountPath",
+            "MountPathConflict",
+        ),
+    ],
+)
+def test_merges_that_kubernetes_or_the_preset_refuse(
+    own: dict[str, Any], path: str, reason: str
+) -> None:
+    with pytest.raises(RenderError) as refused:
+        _check(own)
+    assert (refused.value.error.path, refused.value.error.reason) == (path, reason)
+    assert refused.value.error.message.startswith("sidecar 'logs'")

@@ -357,3 +357,110 @@ def test_entry_fields_override_the_defaults() -> None:
     }
     assert sidecar["securityContext"]["runAsUser"] == 20000
     assert sidecar["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+# --- settings cannot rewrite the generated configuration ----------------------------------
+
+# Each would add a key (or a section, or a second path) to the agent's configuration, or
+# have the agent expand a variable or a file into it.
+HOSTILE_PATHS = [
+    "app.log\n    Path /etc/shadow",
+    "app.log\r\n[OUTPUT]\n    Name http",
+    "app.log\x85    Exec /bin/sh",
+    "app.log\u2028x",
+    "app.log\tRead_from_Head Off",
+    "${file:/var/run/secrets/kubernetes.io/serviceaccount/token}",
+    "${env:HOME}.log",
+    "a.log,/etc/passwd",
+    " app.log",
+]
+
+
+def _refused_paths(path: str, agent: str) -> list[str]:
+    from podpatterns.api.validation import check
+
+    value = pattern(sidecars=[logging_sidecar(agent=agent, paths=[path])])
+    return [error.path for error in check(value)]
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_a_hostile_path_is_refused_by_validation_and_by_the_preset(path: str) -> None:
+    from podpatterns.presets import render_pattern
+    from podpatterns.render import RenderError
+
+    agent = "fluent-bit"
+    assert "spec.sidecars[0].logging.paths[0]" in _refused_paths(path, agent)
+    value = pattern(sidecars=[logging_sidecar(agent=agent, paths=[path])])
+    # Even a caller that skips validation gets no configuration out of it.
+    with pytest.raises(RenderError) as refused:
+        render_pattern(value)
+    assert refused.value.error.path == "spec.sidecars[0].logging.paths[0]"
+
+
+def test_a_comma_is_fine_for_the_collector_whose_globs_use_it() -> None:
+    assert _refused_paths("*.{log,json}", "opentelemetry-collector") == []
+    assert "spec.sidecars[0].logging.paths[0]" in _refused_paths("*.{log,json}", "fluent-bit")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://collector:4318/a\n    Match secret", "http://collector:4318/${env:TOKEN}"],
+)
+def test_a_hostile_endpoint_is_refused(endpoint: str) -> None:
+    from podpatterns.api.validation import check
+
+    output = {"type": "http", "endpoint": endpoint}
+    value = pattern(sidecars=[logging_sidecar(agent="fluent-bit", output=output)])
+    assert "spec.sidecars[0].logging.output.endpoint" in [e.path for e in check(value)]
+
+
+ODD_BUT_FINE = ["[OUTPUT].log", "#notes.log", "@INCLUDE evil.conf", "my app/*.log", "a]b{c}"]
+
+
+def test_accepted_paths_add_no_key_to_either_configuration() -> None:
+    """What validation lets through lands in exactly one value of each configuration."""
+    sections = fluent_bit_sections(paths=ODD_BUT_FINE)
+    assert [title for title, _ in sections] == ["SERVICE", "INPUT", "FILTER", "OUTPUT"]
+    inputs = dict(sections)["INPUT"]
+    assert [key for key, _ in inputs] == [
+        "Name",
+        "Tag",
+        "Path",
+        "Read_from_Head",
+        "Refresh_Interval",
+        "Skip_Long_Lines",
+    ]
+    assert dict(inputs)["Path"] == ",".join(f"/var/log/app/{path}" for path in ODD_BUT_FINE)
+    config = otel_config(paths=ODD_BUT_FINE)
+    assert config["receivers"]["file_log"]["include"] == [
+        f"/var/log/app/{path}" for path in ODD_BUT_FINE
+    ]
+    assert set(config) == {"extensions", "receivers", "exporters", "service"}
+
+
+@pytest.mark.parametrize(
+    ("folder", "problem"),
+    [
+        ("/var/..", "climbs with '..'"),
+        ("/var/log/../..", "climbs with '..'"),
+        ("/", "system folder"),
+        ("//", "not written plainly"),
+        ("/etc", "system folder"),
+        ("/usr/lib/", "system folder"),
+        ("/proc/self", "inside a folder the kernel or Kubernetes provides"),
+        ("/var/run/secrets/kubernetes.io", "inside a folder the kernel"),
+        ("/var/log//app", "write it as '/var/log/app'"),
+        ("/var/log/./app", "write it as '/var/log/app'"),
+        ("/var/log/app", None),
+        ("/var/log/app/", None),
+        ("/srv/data", None),
+        ("/tmp", None),
+    ],
+)
+def test_folders_a_preset_may_mount_at(folder: str, problem: str | None) -> None:
+    from podpatterns.api.preset_text import folder_problem
+
+    found = folder_problem(folder)
+    assert (found is None) == (problem is None), found
+    if problem is not None:
+        assert found is not None and problem in found

@@ -17,7 +17,7 @@ import pytest
 
 from podpatterns.api.validation import check, parse
 from podpatterns.presets import render_pattern
-from podpatterns.render import HASH_LABEL, PodTemplate
+from podpatterns.render import HASH_LABEL, NATIVE_SIDECARS_SINCE, PodTemplate, RenderError
 from tests.unit.golden import (
     ERRORS,
     GOLDEN,
@@ -54,8 +54,15 @@ def test_golden(name: str, variant: str) -> None:
     assert check(case.pattern, case.profiles or None) == [], (
         "golden inputs must be valid PodPatterns"
     )
-    rendered = render_variant(case.pattern, variant, case.profiles)
     path = GOLDEN / name / f"expected-{variant}.yaml"
+    if _refused(case.pattern, variant):
+        # Native sidecars need 1.29: rendering for 1.28 is refused, not guessed at.
+        with pytest.raises(RenderError) as refused:
+            render_variant(case.pattern, variant, case.profiles)
+        assert refused.value.error.path == "spec.sidecarMode"
+        assert not path.exists(), f"{path}: the case cannot be rendered for {variant}; delete it"
+        return
+    rendered = render_variant(case.pattern, variant, case.profiles)
     if REFRESH:
         path.write_text(HEADER + dump_yaml(rendered), encoding="utf-8")
         return
@@ -72,7 +79,8 @@ def test_golden_objects(name: str) -> None:
     """The ConfigMaps and the Service, which do not depend on the server version."""
     case = load_case(name)
     objects = render_case(case.pattern, "native", case.profiles).objects()
-    assert render_case(case.pattern, "legacy", case.profiles).objects() == objects
+    if not _refused(case.pattern, "legacy"):
+        assert render_case(case.pattern, "legacy", case.profiles).objects() == objects
     path = GOLDEN / name / OBJECTS
     if REFRESH:
         if objects:
@@ -108,6 +116,10 @@ def test_no_stale_golden_files() -> None:
     assert not stale, f"golden files that no case produces or reads: {stale}; delete them"
 
 
+def _refused(pattern: Any, variant: str) -> bool:
+    return pattern.spec.sidecar_mode == "Native" and VARIANTS[variant] < NATIVE_SIDECARS_SINCE
+
+
 def _template(
     pattern: Any, profiles: Profiles, server_version: tuple[int, int] = (1, 37)
 ) -> PodTemplate:
@@ -129,6 +141,10 @@ def _without_drain_hooks(spec: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("name", case_names())
 def test_auto_mode_follows_the_server_version(name: str) -> None:
     case = load_case(name)
+    if case.pattern.spec.sidecar_mode == "Native":
+        with pytest.raises(RenderError, match=r"sidecarMode Native needs Kubernetes 1\.29"):
+            _template(case.pattern, case.profiles, (1, 28))
+        return
     if case.pattern.spec.sidecar_mode != "Auto":
         # An explicit mode wins over the server version: both variants are the same Pod,
         # apart from hooks that need a newer API.
@@ -143,8 +159,11 @@ def test_auto_mode_follows_the_server_version(name: str) -> None:
         update={"spec": case.pattern.spec.model_copy(update={"sidecar_mode": "Native"})}
     )
     assert _without_drain_hooks(
-        _template(forced, case.profiles, (1, 28)).spec
+        _template(forced, case.profiles, (1, 29)).spec
     ) == _without_drain_hooks(native.spec)
+    with pytest.raises(RenderError) as refused:
+        _template(forced, case.profiles, (1, 28))
+    assert refused.value.error.reason == "SidecarModeUnsupported"
 
 
 def _shuffled(value: Any, rng: random.Random) -> Any:

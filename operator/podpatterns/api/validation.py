@@ -34,6 +34,7 @@ from podpatterns.api.fields import (
     label_value_problem,
     qualified_name_problem,
 )
+from podpatterns.api.preset_text import config_value_problem, folder_problem
 from podpatterns.api.v1alpha1 import (
     API_VERSION,
     RESERVED_PREFIX,
@@ -675,14 +676,18 @@ def _check_mounts(spec: PodPatternSpec, errors: _Collector) -> None:
 
 
 def _check_ports(spec: PodPatternSpec, errors: _Collector) -> None:
-    # Containers of a Pod share one network namespace: a port can be bound only once.
+    # Containers of a Pod share one network namespace: a port can be bound only once by
+    # the containers running at the same time. Plain init containers run alone, one after
+    # the other, before the main container starts; native sidecars run beside them, which
+    # render checks, since sidecarMode Auto depends on the server's version.
     claimed: dict[tuple[int, str], tuple[str, list[Part]]] = {}
     for parts, entry, name in _entries(spec):
         names: set[str] = set()
+        alone = parts[1] == "initContainers"
         for position, port in enumerate(entry.ports or []):
             key = (port.container_port, port.protocol)
             where = [*parts, "ports", position]
-            if key in claimed:
+            if not alone and key in claimed:
                 owner, owner_parts = claimed[key]
                 whom = "this container" if owner_parts == parts else f"container {owner!r}"
                 errors.add(
@@ -691,7 +696,7 @@ def _check_ports(spec: PodPatternSpec, errors: _Collector) -> None:
                     f"port {port.container_port}/{port.protocol} is already used by {whom}; "
                     "containers of a Pod share one network namespace: choose another port",
                 )
-            else:
+            elif not alone:
                 claimed[key] = (name, parts)
             if port.name is not None:
                 if port.name in names:
@@ -751,16 +756,24 @@ def _gpu_missing(sidecar: str, how: str, errors: _Collector) -> None:
 
 
 def _check_logging(settings: LoggingSettings, where: list[Part], errors: _Collector) -> None:
-    if settings.dir.rstrip("/") == "":
-        errors.add(
-            [*where, "dir"],
-            "InvalidSpec",
-            "logging.dir must be a folder such as /var/log/app, not /: the log volume is "
-            "mounted over it in the main container",
-        )
+    # The folder becomes a mount path in the main container, and the folder and the
+    # paths become lines of the agent's generated configuration.
+    problem: str | None
+    for problem in (folder_problem(settings.dir), config_value_problem(settings.dir)):
+        if problem:
+            errors.add(
+                [*where, "dir"],
+                "InvalidSpec",
+                f"logging.dir {problem} (the log volume is mounted there in the main container)",
+            )
+            break
+    fluent_bit = settings.agent == "fluent-bit"
     for position, path in enumerate(settings.paths):
         parts = [part for part in path.split("/") if part]
-        if path.startswith("/"):
+        unsafe = config_value_problem(path, list_separator=fluent_bit)
+        if unsafe:
+            problem = f"logging.paths entry {path!r} {unsafe}"
+        elif path.startswith("/"):
             problem = (
                 f"logging.paths entry {path!r} is absolute; entries are relative to "
                 f"logging.dir ({settings.dir}): write it as {path.rsplit('/', 1)[-1]!r} or "
@@ -783,7 +796,10 @@ def _check_logging(settings: LoggingSettings, where: list[Part], errors: _Collec
             "fluent-bit; OpenTelemetry Collector ships over otlp or http",
         )
     if output.type != "stdout" and output.endpoint is not None:
+        unsafe = config_value_problem(output.endpoint.strip())
         try:
+            if unsafe:
+                raise ValueError(f"{output.endpoint.strip()!r} {unsafe}")
             parse_endpoint(output.type, output.endpoint)
         except ValueError as error:
             errors.add(
@@ -822,6 +838,14 @@ def _check_data_loader(
     for position, volume in enumerate(spec.volumes):
         if volume.name != volume_name:
             continue
+        folder = folder_problem(volume.mount_path)
+        if folder:
+            errors.add(
+                ["spec", "volumes", position, "mountPath"],
+                "InvalidSpec",
+                f"init container {name!r} fills this volume (dataLoader.volume), mounted at "
+                f"mountPath {folder}",
+            )
         if name in volume.read_only:
             errors.add(
                 ["spec", "volumes", position, "readOnly", volume.read_only.index(name)],

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from podpatterns.api.v1alpha1 import PodPattern
+from podpatterns.render.errors import RenderError
 
 # Kubernetes 1.30 turned on the preStop `sleep` action by default (PodLifecycleSleepAction).
 SLEEP_ACTION_SINCE = (1, 30)
@@ -175,3 +179,114 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
         else:
             result[key] = copy.deepcopy(value)
     return result
+
+
+# --- checking the merged container ---------------------------------------------------------
+
+_SUFFIXES = {
+    **{
+        suffix: Fraction(1024) ** power
+        for power, suffix in enumerate(["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"], 1)
+    },
+    **{suffix: Fraction(1000) ** power for power, suffix in enumerate("kMGTPE", 1)},
+    "m": Fraction(1, 1000),
+    "u": Fraction(1, 10**6),
+    "n": Fraction(1, 10**9),
+    "": Fraction(1),
+}
+_QUANTITY = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?")
+
+
+def quantity_value(quantity: int | str) -> Fraction | None:
+    """The exact value of a resource.Quantity (500m → 1/2, 1Gi → 2**30); None when it is
+    not one (validation reports that)."""
+    match = _QUANTITY.fullmatch(str(quantity).strip())
+    if not match:
+        return None
+    number, suffix = Fraction(match.group(1)), match.group(2) or ""
+    if suffix[:1] in ("e", "E"):
+        return number * Fraction(10) ** int(suffix[1:])
+    return number * _SUFFIXES[suffix]
+
+
+def check_merged(
+    path: str,
+    subject: str,
+    base: Mapping[str, Any],
+    own: Mapping[str, Any],
+    merged: Mapping[str, Any],
+) -> None:
+    """Refuse what merging an entry's fields (`own`) over a preset's or profile's container
+    (`base`) produces and Kubernetes, or the preset, cannot use: a mount over one of the
+    preset's, two ports of one name, a request above its limit. `subject` names the
+    entry in messages ("sidecar 'logs'"); raises RenderError at the entry's field."""
+    _check_merged_mounts(path, subject, base, own)
+    _check_merged_port_names(path, subject, own, merged)
+    _check_merged_resources(path, subject, own, merged)
+
+
+def _normal(mount_path: Any) -> str:
+    return posixpath.normpath("/" + str(mount_path).strip("/")) if mount_path else "/"
+
+
+def _check_merged_mounts(
+    path: str, subject: str, base: Mapping[str, Any], own: Mapping[str, Any]
+) -> None:
+    theirs = {_normal(m.get("mountPath")): m for m in base.get("volumeMounts") or []}
+    for index, mount in enumerate(own.get("volumeMounts") or []):
+        taken = theirs.get(_normal(mount.get("mountPath")))
+        if taken is None:
+            continue
+        raise RenderError(
+            f"{path}.volumeMounts[{index}].mountPath",
+            "MountPathConflict",
+            f"{subject} mounts volume {mount.get('name')!r} at {mount.get('mountPath')}, where "
+            f"its preset already mounts volume {taken.get('name')!r} (what it generates or "
+            "needs to run): choose another mountPath; the preset's own folders are set in "
+            "its settings",
+        )
+
+
+def _check_merged_port_names(
+    path: str, subject: str, own: Mapping[str, Any], merged: Mapping[str, Any]
+) -> None:
+    seen: dict[str, Mapping[str, Any]] = {}
+    for port in merged.get("ports") or []:
+        name = port.get("name")
+        if name is None:
+            continue
+        if name in seen:
+            mine = [p for p in own.get("ports") or [] if p.get("name") == name]
+            index = (own.get("ports") or []).index(mine[-1]) if mine else 0
+            raise RenderError(
+                f"{path}.ports[{index}].name",
+                "DuplicateName",
+                f"{subject} would have two ports named {name!r} (ports "
+                f"{seen[name].get('containerPort')} and {port.get('containerPort')}) once "
+                "merged with its preset's ports, which Kubernetes refuses: rename the port",
+            )
+        seen[name] = port
+
+
+def _check_merged_resources(
+    path: str, subject: str, own: Mapping[str, Any], merged: Mapping[str, Any]
+) -> None:
+    resources = merged.get("resources") or {}
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    mine = own.get("resources") or {}
+    for name, request in requests.items():
+        if name not in limits:
+            continue
+        low, high = quantity_value(request), quantity_value(limits[name])
+        if low is None or high is None or low <= high:
+            continue
+        # Blame what the entry wrote: that is what the user can change.
+        field = "limits" if name in (mine.get("limits") or {}) else "requests"
+        raise RenderError(
+            f"{path}.resources.{field}[{name}]",
+            "InvalidSpec",
+            f"{subject}: resources.requests[{name}] {request} is above "
+            f"resources.limits[{name}] {limits[name]} once merged with its preset's "
+            f"defaults, which Kubernetes refuses: set both requests[{name}] and "
+            f"limits[{name}], with the request at most the limit",
+        )

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from podpatterns.api.endpoints import Endpoint, parse_endpoint
+from podpatterns.api.preset_text import config_value_problem, folder_problem
 from podpatterns.api.v1alpha1 import LoggingSettings
 from podpatterns.presets.common import (
     CONFIG_ROOT,
@@ -72,6 +73,7 @@ def health_port(ctx: PresetContext, settings: LoggingSettings) -> int:
 
 
 def render_logging(ctx: PresetContext, settings: LoggingSettings) -> ResolvedContainer:
+    _refuse_unsafe_text(ctx, settings)
     main = ctx.pattern.spec.main.name
     logs_volume = ctx.volume("logs")
     config_volume = ctx.volume("config")
@@ -97,6 +99,28 @@ def render_logging(ctx: PresetContext, settings: LoggingSettings) -> ResolvedCon
         mounts={main: ({"name": logs_volume, "mountPath": settings.dir},)},
         config_maps={ctx.config_map_name: data},
     )
+
+
+def _refuse_unsafe_text(ctx: PresetContext, settings: LoggingSettings) -> None:
+    """Validation refuses these first; a caller that skipped it must still not get a
+    configuration that a value rewrote (a line break in a path adds a Fluent Bit key)."""
+    fluent_bit = settings.agent == "fluent-bit"
+    endpoint = (settings.output.endpoint or "").strip()
+    values = [
+        ("dir", settings.dir, folder_problem(settings.dir) or config_value_problem(settings.dir)),
+        *(
+            (f"paths[{i}]", path, config_value_problem(path, list_separator=fluent_bit))
+            for i, path in enumerate(settings.paths)
+        ),
+        ("output.endpoint", endpoint, config_value_problem(endpoint)),
+    ]
+    for field, value, problem in values:
+        if problem:
+            raise RenderError(
+                f"{ctx.path}.logging.{field}",
+                "InvalidSpec",
+                f"sidecar {ctx.name!r}: logging.{field} {value!r} {problem}",
+            )
 
 
 def _endpoint(ctx: PresetContext, settings: LoggingSettings) -> Endpoint | None:

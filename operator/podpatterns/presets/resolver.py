@@ -17,7 +17,7 @@ from podpatterns.api.v1alpha1 import (
     Sidecar,
     SidecarProfile,
 )
-from podpatterns.presets.common import PresetContext, merge_container
+from podpatterns.presets.common import PresetContext, check_merged, merge_container
 from podpatterns.presets.data_loader import render_data_loader
 from podpatterns.presets.gpu_monitor import render_gpu_monitor
 from podpatterns.presets.logging import render_logging
@@ -30,6 +30,7 @@ from podpatterns.render import (
     ResolvedContainer,
     container_fields,
     entry_path,
+    render_container,
     render_pod_template,
     render_service,
     resolve_sidecar,
@@ -60,7 +61,9 @@ class PresetResolver:
     """A `render.Resolver` that knows the presets and, given them, the SidecarProfiles.
 
     `profiles` maps SidecarProfile names to profiles; None means none are known, so a
-    sidecar naming one raises `ProfileNotFound`. `server_version` must be the one passed to
+    sidecar naming one raises `ProfileNotFound`, unless `stand_in_missing`, which renders
+    such a sidecar from its own fields alone (`validate` does, to check the rest of the
+    Pod; the result is not a Pod to run). `server_version` must be the one passed to
     `render_pod_template` (`render_pattern` takes care of that): the proxy's drain hook
     depends on it.
     """
@@ -70,9 +73,11 @@ class PresetResolver:
         profiles: Mapping[str, SidecarProfile] | None = None,
         *,
         server_version: tuple[int, int] = DEFAULT_SERVER_VERSION,
+        stand_in_missing: bool = False,
     ) -> None:
         self.profiles = dict(profiles or {})
         self.server_version = tuple(server_version)
+        self.stand_in_missing = stand_in_missing
 
     def __call__(self, pattern: PodPattern, entry: Entry) -> ResolvedContainer:
         path = entry_path(pattern, entry)
@@ -83,6 +88,12 @@ class PresetResolver:
                 return resolve_sidecar(pattern, entry)
             ctx = self._context(pattern, entry.name, path, "data-loader")
             resolved = render_data_loader(ctx, entry.data_loader)
+        elif entry.profile is not None and (
+            self.stand_in_missing and entry.profile not in self.profiles
+        ):
+            # What the profile would add is unknown; the entry's own fields still take
+            # part in the checks of the Pod (ports, mounts).
+            return ResolvedContainer(container=render_container(entry.name, entry))
         elif entry.profile is not None:
             profile = find_profile(path, entry.name, entry.profile, self.profiles)
             preset = profile.spec.preset
@@ -98,8 +109,10 @@ class PresetResolver:
             return resolve_sidecar(pattern, entry)
         # The entry's own fields come last: every default of a preset or profile (image,
         # ports, resources, probes, securityContext, ...) can be overridden there.
-        container = merge_container(resolved.container, container_fields(entry))
+        own = container_fields(entry)
+        container = merge_container(resolved.container, own)
         container["name"] = entry.name
+        check_merged(path, f"{kind} {entry.name!r}", resolved.container, own, container)
         resolved = dataclasses.replace(resolved, container=container)
         enforce_allow(
             path,
@@ -137,8 +150,11 @@ def make_resolver(
     profiles: Mapping[str, SidecarProfile] | None = None,
     *,
     server_version: tuple[int, int] = DEFAULT_SERVER_VERSION,
+    stand_in_missing: bool = False,
 ) -> PresetResolver:
-    return PresetResolver(profiles, server_version=server_version)
+    return PresetResolver(
+        profiles, server_version=server_version, stand_in_missing=stand_in_missing
+    )
 
 
 @dataclass(frozen=True)
@@ -166,16 +182,20 @@ def render_pattern(
     *,
     profiles: Mapping[str, SidecarProfile] | None = None,
     server_version: tuple[int, int] = DEFAULT_SERVER_VERSION,
+    stand_in_missing: bool = False,
 ) -> RenderedPattern:
     """Render a (valid) PodPattern with its presets and the SidecarProfiles it names.
 
     Pure. Raises `render.RenderError` (e.g. `ProfileNotFound`, `PortConflict`) when it
-    cannot be rendered; its `.error` is the FieldError to report.
+    cannot be rendered; its `.error` is the FieldError to report. `stand_in_missing` is
+    for checking only (see `PresetResolver`).
     """
     template = render_pod_template(
         pattern,
         server_version=server_version,
-        resolve=make_resolver(profiles, server_version=server_version),
+        resolve=make_resolver(
+            profiles, server_version=server_version, stand_in_missing=stand_in_missing
+        ),
     )
     return RenderedPattern(template=template, service=render_service(pattern, template))
 

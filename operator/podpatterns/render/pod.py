@@ -95,7 +95,7 @@ def render_pod_template(
     """
     spec = pattern.spec
     mode = effective_sidecar_mode(pattern, server_version)
-
+    _check_mode(mode, server_version)
     main = render_container(spec.main.name, spec.main)
     sidecars = [resolve(pattern, entry) for entry in spec.sidecars]
     inits = [resolve(pattern, entry) for entry in spec.init_containers]
@@ -114,37 +114,11 @@ def render_pod_template(
 
     for container in [*init_containers, *containers]:
         _add_mounts(pattern, container, contributions)
-    # Sidecars run beside the main container whatever the mode; plain init containers run
-    # alone, one after the other, so their ports cannot clash with anyone's.
-    _check_ports(pattern, [main, *(item.container for item in sidecars)])
+    _check_running_ports(pattern, mode, main, sidecars, inits)
 
-    pod_spec: dict[str, Any] = {}
-    if init_containers:
-        pod_spec["initContainers"] = init_containers
-    pod_spec["containers"] = containers
-    volumes = _pod_volumes(pattern, contributions)
-    if volumes:
-        pod_spec["volumes"] = volumes
-    # Jobs must not restart a finished Pod; everything else runs until told otherwise.
-    pod_spec["restartPolicy"] = "Never" if spec.workload.kind in ("Job", "CronJob") else "Always"
-    settings = spec.pod.model_dump(mode="json", exclude_none=True, exclude=set(_NOT_COPIED))
-    tolerations = list(settings.get("tolerations", []))
-    for item in contributions:
-        # Two GPU presets, or a user who already tolerates the GPU taint, need it once.
-        tolerations.extend(copy.deepcopy(t) for t in item.tolerations if t not in tolerations)
-    if tolerations:
-        settings["tolerations"] = tolerations
-    pod_spec.update(settings)
+    pod_spec = _pod_spec(pattern, init_containers, containers, contributions)
 
-    labels = {**(spec.pod.labels or {}), **selector(pattern)}
-    annotations: dict[str, str] = {}
-    for item in contributions:
-        annotations.update(item.annotations)
-    # What the user writes wins over a preset's default (a scrape port, for example).
-    annotations.update(spec.pod.annotations or {})
-    metadata: dict[str, Any] = {"labels": labels}
-    if annotations:
-        metadata["annotations"] = annotations
+    metadata = _pod_metadata(pattern, contributions)
 
     claims = tuple(
         _claim_template(pattern, volume, volume.claim_template)
@@ -164,7 +138,7 @@ def render_pod_template(
             },
         }
     )
-    labels[HASH_LABEL] = template_hash
+    metadata["labels"][HASH_LABEL] = template_hash
     return PodTemplate(
         metadata=metadata,
         spec=pod_spec,
@@ -177,6 +151,78 @@ def render_pod_template(
         ),
         service_target=_service_target(pattern, sidecars),
     )
+
+
+def _pod_spec(
+    pattern: PodPattern,
+    init_containers: list[dict[str, Any]],
+    containers: list[dict[str, Any]],
+    contributions: list[ResolvedContainer],
+) -> dict[str, Any]:
+    spec = pattern.spec
+    pod_spec: dict[str, Any] = {}
+    if init_containers:
+        pod_spec["initContainers"] = init_containers
+    pod_spec["containers"] = containers
+    volumes = _pod_volumes(pattern, contributions)
+    if volumes:
+        pod_spec["volumes"] = volumes
+    # Jobs must not restart a finished Pod; everything else runs until told otherwise.
+    pod_spec["restartPolicy"] = "Never" if spec.workload.kind in ("Job", "CronJob") else "Always"
+    settings = spec.pod.model_dump(mode="json", exclude_none=True, exclude=set(_NOT_COPIED))
+    tolerations = list(settings.get("tolerations", []))
+    for item in contributions:
+        # Two GPU presets, or a user who already tolerates the GPU taint, need it once.
+        tolerations.extend(copy.deepcopy(t) for t in item.tolerations if t not in tolerations)
+    if tolerations:
+        settings["tolerations"] = tolerations
+    pod_spec.update(settings)
+    return pod_spec
+
+
+def _check_mode(mode: EffectiveMode, server_version: tuple[int, int]) -> None:
+    if mode == "Native" and tuple(server_version) < NATIVE_SIDECARS_SINCE:
+        # 1.28 has the field behind the SidecarContainers alpha gate, off by default: the
+        # API server drops restartPolicy from init containers (or refuses the Pod), and
+        # the sidecars would run once, before the main container, instead of beside it.
+        major, minor = server_version
+        raise RenderError(
+            "spec.sidecarMode",
+            "SidecarModeUnsupported",
+            f"sidecarMode Native needs Kubernetes 1.29 or newer (native sidecar containers), "
+            f"and the server is {major}.{minor}: set sidecarMode to Auto, which runs the "
+            "sidecars as ordinary containers there, or to Legacy",
+        )
+
+
+def _check_running_ports(
+    pattern: PodPattern,
+    mode: EffectiveMode,
+    main: dict[str, Any],
+    sidecars: list[ResolvedContainer],
+    inits: list[ResolvedContainer],
+) -> None:
+    # Sidecars run beside the main container whatever the mode; plain init containers run
+    # one after the other, so they clash only with native sidecars, which start first.
+    running = [item.container for item in sidecars]
+    _check_ports(pattern, [main, *running])
+    if mode == "Native":
+        for item in inits:
+            _check_ports(pattern, [*running, item.container], NATIVE_NOTE)
+
+
+def _pod_metadata(pattern: PodPattern, contributions: list[ResolvedContainer]) -> dict[str, Any]:
+    spec = pattern.spec
+    labels = {**(spec.pod.labels or {}), **selector(pattern)}
+    annotations: dict[str, str] = {}
+    for item in contributions:
+        annotations.update(item.annotations)
+    # What the user writes wins over a preset's default (a scrape port, for example).
+    annotations.update(spec.pod.annotations or {})
+    metadata: dict[str, Any] = {"labels": labels}
+    if annotations:
+        metadata["annotations"] = annotations
+    return metadata
 
 
 def _external(item: ResolvedContainer) -> dict[str, Any]:
@@ -218,7 +264,10 @@ def _service_target(pattern: PodPattern, sidecars: list[ResolvedContainer]) -> S
     return ServicePort(port=first.container_port, name=first.name, protocol=first.protocol)
 
 
-def _check_ports(pattern: PodPattern, running: list[dict[str, Any]]) -> None:
+NATIVE_NOTE = " (native sidecars run beside the init containers)"
+
+
+def _check_ports(pattern: PodPattern, running: list[dict[str, Any]], note: str = "") -> None:
     claimed: dict[tuple[int, str], str] = {}
     for container in running:
         name = container["name"]
@@ -230,7 +279,7 @@ def _check_ports(pattern: PodPattern, running: list[dict[str, Any]]) -> None:
                     container_path(pattern, name),
                     "PortConflict",
                     f"container {name!r} listens on port {key[0]}/{key[1]}, which container "
-                    f"{owner!r} already uses; containers of a Pod share one network "
+                    f"{owner!r} already uses{note}; containers of a Pod share one network "
                     "namespace: move one of them to another port (a preset's port is set in "
                     "its settings, for example proxy.port)",
                 )
