@@ -21,7 +21,14 @@ from podpatterns.presets.common import PresetContext, check_merged, merge_contai
 from podpatterns.presets.data_loader import render_data_loader
 from podpatterns.presets.gpu_monitor import render_gpu_monitor
 from podpatterns.presets.logging import render_logging
-from podpatterns.presets.profiles import apply_profile, enforce_allow, find_profile
+from podpatterns.presets.profiles import (
+    apply_profile,
+    enforce_allow,
+    find_profile,
+    grants,
+    refused,
+    sidecar_refusals,
+)
 from podpatterns.presets.proxy import render_proxy
 from podpatterns.render import (
     DEFAULT_SERVER_VERSION,
@@ -96,6 +103,10 @@ class PresetResolver:
             return ResolvedContainer(container=render_container(entry.name, entry))
         elif entry.profile is not None:
             profile = find_profile(path, entry.name, entry.profile, self.profiles)
+            index = next(i for i, item in enumerate(pattern.spec.sidecars) if item is entry)
+            refusals = sidecar_refusals(pattern, index, entry, profile)
+            if refusals:
+                raise refused(refusals)
             preset = profile.spec.preset
             base = None
             if preset is not None:
@@ -108,12 +119,14 @@ class PresetResolver:
         else:
             return resolve_sidecar(pattern, entry)
         # The entry's own fields come last: every default of a preset or profile (image,
-        # ports, resources, probes, securityContext, ...) can be overridden there.
+        # ports, resources, probes, securityContext, ...) can be overridden there, except
+        # what runs under a profile's grant (refused above).
         own = container_fields(entry)
         container = merge_container(resolved.container, own)
         container["name"] = entry.name
         check_merged(path, f"{kind} {entry.name!r}", resolved.container, own, container)
-        resolved = dataclasses.replace(resolved, container=container)
+        closed = profile is not None and grants(profile.spec.allow)
+        resolved = dataclasses.replace(resolved, container=container, shared_volumes=not closed)
         enforce_allow(
             path,
             kind,

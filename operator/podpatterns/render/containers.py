@@ -35,6 +35,9 @@ class ResolvedContainer:
     changes), the port a Service should target instead of the main container's (the proxy
     preset), and `hash_inputs`, the content of other objects outside the Pod that it
     depends on (the SidecarProfile), so that changing them rolls the Pods out too.
+    `shared_volumes` False keeps the spec.volumes that name no `containers` out of this
+    container: the sidecar of a profile that grants privileges must not run on files the
+    PodPattern's author put there.
     """
 
     container: dict[str, Any]
@@ -45,6 +48,7 @@ class ResolvedContainer:
     hash_inputs: Mapping[str, Any] = field(default_factory=dict)
     config_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     service_port: ServicePort | None = None
+    shared_volumes: bool = True
 
 
 Entry = Sidecar | InitContainer

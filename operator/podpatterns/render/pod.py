@@ -294,7 +294,12 @@ def _add_mounts(
     mounts: list[tuple[dict[str, Any], str]] = [
         (mount, own) for mount in container.get("volumeMounts", [])
     ]
+    closed = any(
+        item.container["name"] == name and not item.shared_volumes for item in contributions
+    )
     for index, volume in enumerate(pattern.spec.volumes):
+        if volume.containers is None and closed:
+            continue
         if volume.containers is not None and name not in volume.containers:
             continue
         mount: dict[str, Any] = {"name": volume.name, "mountPath": volume.mount_path}

@@ -48,6 +48,7 @@ from podpatterns.api.v1alpha1.presets import (
 )
 from podpatterns.api.v1alpha1.sidecarprofile import (
     Allow,
+    Consumers,
     SidecarProfile,
     SidecarProfileSpec,
     SidecarProfileStatus,
@@ -62,6 +63,7 @@ __all__ = [
     "Allow",
     "ClaimSpec",
     "Condition",
+    "Consumers",
     "ContainerFields",
     "ContainerPort",
     "CronSettings",

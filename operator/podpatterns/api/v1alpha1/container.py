@@ -479,7 +479,9 @@ class Sidecar(ContainerFields):
         default=None,
         max_length=253,
         pattern=DNS_SUBDOMAIN_PATTERN,
-        description="Name of a SidecarProfile to base this sidecar on.",
+        description="Name of a SidecarProfile to base this sidecar on. If the profile "
+        "grants privileges, only resources, ports and non-exec probes and hooks may be set "
+        "beside it.",
     )
     logging: LoggingSettings | None = Field(
         default=None, description="Settings of the logging preset."

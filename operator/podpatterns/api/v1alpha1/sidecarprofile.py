@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from podpatterns.api.v1alpha1.base import (
     API_VERSION,
     MAX_VOLUMES,
+    DnsLabel,
     ObjectMeta,
     Rule,
     SpecModel,
@@ -28,9 +29,13 @@ from podpatterns.api.v1alpha1.presets import (
 )
 from podpatterns.api.v1alpha1.volumes import ProfileVolume
 
+# Enough for a platform team's list of tenant namespaces; longer lists call for a selector.
+MAX_CONSUMER_NAMESPACES = 256
+
 
 class Allow(SpecModel):
-    """What the profile's sidecar may do that a PodPattern alone never may."""
+    """What the profile's sidecar may do that a PodPattern alone never may. A profile that
+    grants anything is closed: PodPatterns using it may not change what runs under it."""
 
     host_path: bool = Field(default=False, description="Allow hostPath volumes in spec.volumes.")
     privileged: bool = Field(
@@ -42,6 +47,28 @@ class Allow(SpecModel):
         description="Linux capabilities container.securityContext.capabilities.add may list.",
         json_schema_extra=list_set(),
     )
+
+
+class Consumers(SpecModel):
+    """Who may use the profile. Without this block, a PodPattern in any namespace may."""
+
+    namespaces: list[DnsLabel] = Field(
+        min_length=1,
+        max_length=MAX_CONSUMER_NAMESPACES,
+        description="Names of the namespaces whose PodPatterns may use the profile; a "
+        "PodPattern in any other namespace that names it is Valid=False "
+        "(ProfileNotAllowedInNamespace). At least one; to stop all use, delete the profile.",
+        json_schema_extra=list_set(),
+    )
+
+    @field_validator("namespaces")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        # The CRD's list-type set refuses duplicates at apply; files checked offline too.
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(twice)} more than once: list each namespace once")
+        return value
 
 
 def _container_adds(m: SidecarProfileSpec) -> list[str]:
@@ -72,7 +99,7 @@ class SidecarProfileSpec(SpecModel):
     container: ContainerFields | None = Field(
         default=None,
         description="core/v1 Container fields of the sidecar; a PodPattern's sidecar entry "
-        "can override them.",
+        "can override them, except what runs under a grant (see allow).",
     )
     volumes: list[ProfileVolume] = Field(
         default_factory=list,
@@ -81,7 +108,15 @@ class SidecarProfileSpec(SpecModel):
         json_schema_extra=list_map("name"),
     )
     allow: Allow = Field(
-        default_factory=Allow, description="Privileges granted to this sidecar. Default none."
+        default_factory=Allow,
+        description="Privileges granted to this sidecar. Default none. When anything is "
+        "granted, a PodPattern using the profile may not change the sidecar's image, command, "
+        "args, workingDir, env, envFrom, securityContext, imagePullPolicy, volumeMounts, exec "
+        "probes or exec lifecycle hooks (only resources, ports and non-exec probes and hooks).",
+    )
+    consumers: Consumers | None = Field(
+        default=None,
+        description="The namespaces that may use the profile. Default: every namespace.",
     )
 
     cel_rules = (
