@@ -122,6 +122,11 @@ PROJECT_RULES: tuple[tuple[str, str, str], ...] = (
         r"SidecarProfile \S+ cannot be used",
         "a profile that does not grant what its sidecar needs",
     ),
+    (
+        "ProfileBoundary",
+        r"(SidecarProfile '[^']*',? (which )?grants |belongs to SidecarProfile)",
+        "what runs under a profile's grant is the profile's program alone (docs/security.md)",
+    ),
 )
 
 
@@ -154,7 +159,8 @@ def offline(example: Example, folder: Path) -> Offline:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main(["validate", "-f", str(path)])
-    label = re.compile(rf"^{re.escape(str(path))}( \(document \d+\))?: ")
+    # FILE: ..., FILE (document 2): ..., and for the items of a List, FILE items[0]: ...
+    label = re.compile(rf"^{re.escape(str(path))}( \(document \d+\))?( items\[\d+\])?: ")
     errors = []
     for line in out.getvalue().splitlines() + err.getvalue().splitlines():
         text = label.sub("", line)
@@ -193,15 +199,20 @@ def render(example: Example, version: tuple[int, int]) -> Rendered | None:
             profiles[parsed.metadata.name] = parsed
     try:
         result = render_pattern(pattern, profiles=profiles, server_version=version)
+        objects = result.objects()
+        if pattern.spec.workload.kind == "Pod":
+            # Every Pod of kind Pod has the same template; one stands for all (and for the
+            # Pods of replicas: 0, which a later scale-up creates).
+            name = pod_name(pattern, result.template, 0)
+            objects.append(render_pod(pattern, result.template, name))
+        else:
+            objects.extend(render_workload(pattern, result.template).objects())
     except RenderError as error:
         return Rendered(error=str(error.error))
-    objects = result.objects()
-    if pattern.spec.workload.kind == "Pod":
-        # Every Pod of kind Pod has the same template; one stands for all (and for the Pods
-        # of replicas: 0, which a later scale-up creates).
-        objects.append(render_pod(pattern, result.template, pod_name(pattern, result.template, 0)))
-    else:
-        objects.extend(render_workload(pattern, result.template).objects())
+    except ValueError:
+        # A model that breaks its own cross-field (CEL) rules cannot be rendered; the API
+        # server refuses the PodPattern itself for them.
+        return None
     return Rendered(objects=objects)
 
 

@@ -509,6 +509,7 @@ def base(draw: Draw) -> Example:
 
     profiles: list[Doc] = []
     sidecars: list[Doc] = []
+    granted: set[str] = set()
     proxy_port = 8080
     for index, sidecar_kind in enumerate(kinds_of_sidecar):
         sidecar_name = f"{sidecar_kind.replace('-', '')[:6]}{index}"
@@ -543,7 +544,11 @@ def base(draw: Draw) -> Example:
             sidecar = {"name": sidecar_name, "profile": profile_name}
             if profiles[-1]["spec"].get("preset") == "proxy" and not main_ports:
                 sidecar_kind = "proxy"
-            if draw(st.booleans()):
+            granting = "allow" in profiles[-1]["spec"]
+            if granting:
+                granted.add(sidecar_name)
+            elif draw(st.booleans()):
+                # Open to consumers only where the profile grants nothing (docs/security.md).
                 sidecar["env"] = [{"name": "TEAM", "value": name}]
         sidecars.append(sidecar)
 
@@ -582,7 +587,7 @@ def base(draw: Draw) -> Example:
 
     for entry in volumes:
         if draw(st.integers(0, 2)) == 0:
-            members = sorted(names)
+            members = sorted(names - granted)
             chosen = draw(st.lists(st.sampled_from(members), min_size=1, unique=True))
             entry["containers"] = chosen
             if draw(st.booleans()):
@@ -619,6 +624,8 @@ def base(draw: Draw) -> Example:
     if volumes:
         spec["volumes"] = volumes
     pod = draw(pod_settings(gpu))
+    if granted:
+        pod.pop("shareProcessNamespace", None)
     if pod:
         spec["pod"] = pod
     has_proxy = "proxy" in kinds_of_sidecar or any(
