@@ -123,6 +123,17 @@ PROJECT_RULES: tuple[tuple[str, str, str], ...] = (
         "a profile that does not grant what its sidecar needs",
     ),
     (
+        "UndefinedReference",
+        r"which this PodPattern does not have",
+        "a name that refers to nothing is a typo; the Pod would leave that container out",
+    ),
+    (
+        "MountConflict",
+        r"would mount both volume",
+        "two volumes at one path of a container: the renderer cannot mount both, and one would "
+        "hide the other",
+    ),
+    (
         "ProfileBoundary",
         r"(SidecarProfile '[^']*',? (which )?grants |belongs to SidecarProfile)",
         "what runs under a profile's grant is the profile's program alone (docs/security.md)",
@@ -140,7 +151,19 @@ def project_rule(line: str) -> str | None:
 # --- the three answers -------------------------------------------------------------------
 
 # A field path as `validate` prints it before the message: spec..., metadata.name, kind...
-FIELD_PATH = re.compile(r"^(apiVersion|kind|metadata|spec|items)([.\[:]|$)")
+# A field path as `validate` prints it before the message: the name of a top-level field
+# of the document (spec, metadata, kind, ..., or an unknown one such as specc), then more
+# of the path or the message.
+TOP_LEVEL = ("apiVersion", "kind", "metadata", "spec", "items")
+
+
+def names_a_field(line: str, example: Example) -> bool:
+    roots = set(TOP_LEVEL)
+    for document in [*example.profiles, *unwrap(example.pattern)]:
+        if isinstance(document, dict):
+            roots.update(str(key) for key in document)
+    root = re.match(r"^([^.\[:]+)([.\[]|: )", line)
+    return root is not None and root.group(1) in roots
 
 
 @dataclass
@@ -275,7 +298,7 @@ def judge(api: ApiServer, example: Example, folder: Path) -> Outcome:
 def _compare(outcome: Outcome) -> None:
     verdict = outcome.offline
     for line in verdict.errors:
-        if not FIELD_PATH.match(line):
+        if not names_a_field(line, outcome.example):
             outcome.problems.append(f"an offline refusal names no field path: {line!r}")
             outcome.classes.append("no-field-path")
     for version in VERSIONS:
@@ -292,12 +315,10 @@ def _compare(outcome: Outcome) -> None:
             if verdict.errors and None not in rules:
                 outcome.classes.append("project-rule:" + ",".join(sorted(map(str, rules))))
                 continue
-            if (
-                rendered is not None
-                and rendered.error
-                and rendered.error in "\n".join(verdict.errors)
-            ):
-                # Refused while rendering: no objects to ask the API server about.
+            if rendered is not None and rendered.error:
+                # The renderer refuses (a rule of the project's, such as two containers on
+                # one port): there are no objects to ask the API server about, so the
+                # offline refusal cannot be compared.
                 outcome.classes.append("not-rendered")
                 continue
             outcome.problems.append(

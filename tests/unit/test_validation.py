@@ -875,3 +875,30 @@ def test_the_objects_own_labels_and_annotations() -> None:
     value["metadata"]["annotations"] = {"-a": "anything at all"}
     errors = errors_of(value)
     assert {"metadata.labels[a b]", "metadata.labels.ok", "metadata.annotations[-a]"} <= set(errors)
+
+
+def test_sysctl_names_match_as_a_whole() -> None:
+    def sysctl(name: str) -> dict[str, Any]:
+        return body(pod={"securityContext": {"sysctls": [{"name": name, "value": "1"}]}})
+
+    assert check_errors(sysctl("net.ipv4.ip_local_port_range")) == {}
+    assert check_errors(sysctl("kernel/shm_rmid_forced")) == {}
+    for bad in ("net.ipv4.ip_local_port_range\n", "Net.ipv4", "net..ipv4", "bad sysctl"):
+        errors = parse_errors(sysctl(bad))
+        assert "spec.pod.securityContext.sysctls[0].name" in errors, bad
+
+
+def test_node_selector_and_service_annotation_keys_are_checked_like_labels() -> None:
+    errors = check_errors(
+        body(
+            main={"name": "app", "image": "nginx:1.27.2", "ports": [{"containerPort": 80}]},
+            pod={"nodeSelector": {"-k": "v", "zone": "bad value", "kubernetes.io/os": "linux"}},
+            service={"annotations": {"Bad Key": "v", "example.com/ok": "any value at all"}},
+        )
+    )
+    assert set(errors) == {
+        "spec.pod.nodeSelector[-k]",
+        "spec.pod.nodeSelector.zone",
+        "spec.service.annotations[Bad Key]",
+    }
+    assert all(error.reason == "InvalidLabel" for error in errors.values())

@@ -58,7 +58,7 @@ from podpatterns.api.v1alpha1.container import (
     ContainerFields,
     Sidecar,
 )
-from podpatterns.api.v1alpha1.podpattern import PodPatternSpec
+from podpatterns.api.v1alpha1.podpattern import SYSCTL_PATTERN, PodPatternSpec
 from podpatterns.api.v1alpha1.presets import DNS_SUBDOMAIN_PATTERN
 
 Part = str | int
@@ -337,6 +337,7 @@ def _subject(parts: Sequence[Part], data: Any, model: type[BaseModel] | None = N
 
 
 _PATTERN_HINTS = {
+    SYSCTL_PATTERN: "must be a sysctl name such as net.ipv4.ip_local_port_range",
     DNS_LABEL_PATTERN: "must be a DNS label: lowercase letters, digits and '-', starting and "
     "ending with a letter or digit, such as log-shipper",
     DNS_1035_LABEL_PATTERN: "must be a DNS-1035 label: lowercase letters, digits and '-', "
@@ -473,6 +474,7 @@ def check(
     _check_presets(spec, errors)
     _check_profiles(spec, profiles, errors)
     _check_pod_metadata(spec, errors)
+    _check_selector_and_service_keys(spec, errors)
     _check_service(spec, profiles, errors)
     _check_workload(spec, errors)
     check_fields(spec, profiles, errors)
@@ -952,6 +954,22 @@ def _check_pod_metadata(spec: PodPatternSpec, errors: _Collector) -> None:
                     f"the value {value!r} of label {key} must be at most 63 letters, digits, "
                     "'-', '_' or '.', starting and ending with a letter or digit",
                 )
+
+
+def _check_selector_and_service_keys(spec: PodPatternSpec, errors: _Collector) -> None:
+    # The API server checks these keys (and node selector values) as it checks labels.
+    service = spec.service.annotations if spec.service is not None else None
+    for parts, entries, values in (
+        (["spec", "pod", "nodeSelector"], spec.pod.node_selector, True),
+        (["spec", "service", "annotations"], service, False),
+    ):
+        for key, value in (entries or {}).items():
+            problem = qualified_name_problem(key)
+            if problem is None and values:
+                problem = label_value_problem(value)
+                problem = f"the value {problem}" if problem else None
+            if problem:
+                errors.add([*parts, key], "InvalidLabel", f"{parts[-1]} {key!r}: {problem}")
 
 
 def _check_service(

@@ -41,6 +41,9 @@ SidecarMode = Literal["Auto", "Native", "Legacy"]
 Phase = Literal["Pending", "Progressing", "Ready", "Degraded", "Completed", "Failed", "Invalid"]
 
 KINDS_WITH_REPLICAS = ("Pod", "Deployment", "StatefulSet")
+# Kubernetes' sysctl names: dot- or slash-separated parts of lowercase letters, digits, '-'
+# and '_' (IsValidSysctlName).
+SYSCTL_PATTERN = r"^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$"
 JOB_KINDS = ("Job", "CronJob")
 KINDS_WITH_SURGE = ("Pod", "Deployment")
 
@@ -263,7 +266,12 @@ class PodDnsConfig(SpecModel):
 class Sysctl(SpecModel):
     """A namespaced kernel parameter to set for the Pod."""
 
-    name: str = Field(min_length=1, description="Name of the parameter.")
+    name: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=SYSCTL_PATTERN,
+        description="Name of the parameter, such as net.ipv4.ip_local_port_range.",
+    )
     value: str = Field(description="Value of the parameter.")
 
 
