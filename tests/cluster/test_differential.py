@@ -232,10 +232,10 @@ def render(example: Example, version: tuple[int, int]) -> Rendered | None:
             objects.extend(render_workload(pattern, result.template).objects())
     except RenderError as error:
         return Rendered(error=str(error.error))
-    except ValueError:
-        # A model that breaks its own cross-field (CEL) rules cannot be rendered; the API
-        # server refuses the PodPattern itself for them.
-        return None
+    except ValueError as error:
+        # A model that breaks its own cross-field rules (CEL, which the API server checks
+        # on the PodPattern itself) or the project's (a Service with no port to target).
+        return Rendered(error=str(error))
     return Rendered(objects=objects)
 
 
