@@ -301,6 +301,13 @@ def _compare(outcome: Outcome) -> None:
         if not names_a_field(line, outcome.example):
             outcome.problems.append(f"an offline refusal names no field path: {line!r}")
             outcome.classes.append("no-field-path")
+    if CURRENT in verdict.render_errors:
+        # The operator renders what kubectl stored: it would report Valid=False for a file
+        # that `validate` passed.
+        outcome.problems.append(
+            f"validate accepts, the renderer refuses: {verdict.render_errors[CURRENT]}"
+        )
+        outcome.classes.append("render-refuses@1.37")
     for version in VERSIONS:
         server = outcome.server_accepts(version)
         mine = verdict.accepts(version)
