@@ -877,28 +877,60 @@ def test_the_objects_own_labels_and_annotations() -> None:
     assert {"metadata.labels[a b]", "metadata.labels.ok", "metadata.annotations[-a]"} <= set(errors)
 
 
-def test_sysctl_names_match_as_a_whole() -> None:
-    def sysctl(name: str) -> dict[str, Any]:
-        return body(pod={"securityContext": {"sysctls": [{"name": name, "value": "1"}]}})
+@pytest.mark.parametrize(
+    ("pod", "path"),
+    [
+        ({"hostAliases": [{"ip": "x", "hostnames": ["a"]}]}, "spec.pod.hostAliases[0].ip"),
+        ({"hostAliases": [{"ip": "10.0.0.1", "hostnames": ["A_B"]}]},
+         "spec.pod.hostAliases[0].hostnames[0]"),
+        ({"dnsConfig": {"nameservers": ["x"]}}, "spec.pod.dnsConfig.nameservers[0]"),
+        ({"nodeSelector": {"a b": "x"}}, "spec.pod.nodeSelector[a b]"),
+        ({"nodeSelector": {"a": "x y"}}, "spec.pod.nodeSelector.a"),
+        ({"securityContext": {"sysctls": [{"name": "a b", "value": "1"}]}},
+         "spec.pod.securityContext.sysctls[0].name"),
+    ],
+)
+def test_pod_settings_kubernetes_refuses(pod: dict[str, Any], path: str) -> None:
+    assert path in errors_of(body(pod=pod))
 
-    assert check_errors(sysctl("net.ipv4.ip_local_port_range")) == {}
-    assert check_errors(sysctl("kernel/shm_rmid_forced")) == {}
-    for bad in ("net.ipv4.ip_local_port_range\n", "Net.ipv4", "net..ipv4", "bad sysctl"):
-        errors = parse_errors(sysctl(bad))
-        assert "spec.pod.securityContext.sysctls[0].name" in errors, bad
+
+@pytest.mark.parametrize(
+    ("probe", "path"),
+    [
+        ({"exec": {"command": ["true"]}, "periodSeconds": -1}, "readinessProbe.periodSeconds"),
+        ({"httpGet": {"port": 0}}, "readinessProbe.httpGet.port"),
+        ({"httpGet": {"port": "a--b"}}, "readinessProbe.httpGet.port"),
+        ({"tcpSocket": {"port": 70000}}, "readinessProbe.tcpSocket.port"),
+        ({"exec": {"command": ["true"]}, "tcpSocket": {"port": 80}}, "readinessProbe"),
+    ],
+)
+def test_probe_details(probe: dict[str, Any], path: str) -> None:
+    assert f"spec.main.{path}" in errors_of(main_with(readinessProbe=probe))
 
 
-def test_node_selector_and_service_annotation_keys_are_checked_like_labels() -> None:
-    errors = check_errors(
-        body(
-            main={"name": "app", "image": "nginx:1.27.2", "ports": [{"containerPort": 80}]},
-            pod={"nodeSelector": {"-k": "v", "zone": "bad value", "kubernetes.io/os": "linux"}},
-            service={"annotations": {"Bad Key": "v", "example.com/ok": "any value at all"}},
-        )
-    )
-    assert set(errors) == {
-        "spec.pod.nodeSelector[-k]",
-        "spec.pod.nodeSelector.zone",
-        "spec.service.annotations[Bad Key]",
-    }
-    assert all(error.reason == "InvalidLabel" for error in errors.values())
+def test_liveness_and_startup_probes_succeed_once() -> None:
+    probe = {"exec": {"command": ["true"]}, "successThreshold": 2}
+    assert "spec.main.livenessProbe.successThreshold" in errors_of(main_with(livenessProbe=probe))
+    assert errors_of(main_with(readinessProbe=probe)) == {}
+
+
+@pytest.mark.parametrize(("search", "valid"), [("A_B", False), ("_a.b.", True),
+                                               ("a_b.c_", False), ("svc.cluster.local", True)])
+def test_dns_search_domains(search: str, valid: bool) -> None:
+    errors = errors_of(body(pod={"dnsConfig": {"searches": [search]}}))
+    assert ("spec.pod.dnsConfig.searches[0]" not in errors) is valid, errors
+
+
+@pytest.mark.parametrize(("user", "valid"), [("a|b", False), ("a\\b\\c", False), ("\\u", False),
+                                             ("", False), ("u" * 105, False),
+                                             ("dom\\user", True), ("u" * 104, True)])
+def test_windows_user_names(user: str, valid: bool) -> None:
+    errors = errors_of(main_with(securityContext={"windowsOptions": {"runAsUserName": user}}))
+    path = "spec.main.securityContext.windowsOptions.runAsUserName"
+    assert (path not in errors) is valid, errors
+
+
+def test_service_annotation_keys() -> None:
+    value = main_with(ports=[{"containerPort": 80}])
+    value["spec"]["service"] = {"annotations": {"a b": "x", "example.com/ok": "y"}}
+    assert set(errors_of(value)) == {"spec.service.annotations[a b]"}

@@ -12,6 +12,7 @@ robfig/cron for schedules) and yields (path, reason, message) for
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,7 +21,7 @@ from typing import Any
 
 import kubernetes.client
 
-from podpatterns.api.v1alpha1.base import quantity_value
+from podpatterns.api.v1alpha1.base import PORT_NAME_PATTERN, quantity_value
 from podpatterns.api.v1alpha1.container import ContainerFields, Sidecar
 from podpatterns.api.v1alpha1.podpattern import CronSettings, PodPatternSpec, Toleration
 from podpatterns.api.v1alpha1.presets import DNS_SUBDOMAIN_PATTERN
@@ -392,6 +393,14 @@ _SCALARS: dict[str, Callable[[Any], bool]] = {
 _QUANTITY_FIELDS = frozenset({"divisor"})
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _model(name: str) -> Any:
     return getattr(kubernetes.client, name, None)
 
@@ -483,6 +492,7 @@ def container_block_problems(entry: ContainerFields, parts: list[Part]) -> Itera
             problem = _handler_problem(block, name)
             if problem:
                 yield [*parts, name], "InvalidSpec", problem
+            yield from _probe_problems(block, name, [*parts, name])
         else:
             for hook in ("postStart", "preStop"):
                 if hook in block:
@@ -496,8 +506,114 @@ def container_block_problems(entry: ContainerFields, parts: list[Part]) -> Itera
             )
 
 
+def _port_problem(port: Any) -> str | None:
+    if isinstance(port, bool) or not isinstance(port, int | str):
+        return "must be a port number or the name of a port"
+    if isinstance(port, int):
+        return None if 1 <= port <= 65535 else "must be between 1 and 65535"
+    if len(port) > 15 or not re.fullmatch(PORT_NAME_PATTERN, port):
+        return f"{port!r} is not a port name (at most 15 lowercase letters, digits and single '-')"
+    return None
+
+
+# Probe fields Kubernetes requires to be >= 0 (ValidateProbe).
+_PROBE_COUNTS = ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold",
+                 "failureThreshold")
+
+
+def _probe_problems(probe: Mapping[str, Any], name: str, where: list[Part]) -> Iterator[Problem]:
+    for field in _PROBE_COUNTS:
+        if isinstance(probe.get(field), int) and probe[field] < 0:
+            yield [*where, field], "InvalidSpec", f"{name}.{field} must not be negative"
+    grace = probe.get("terminationGracePeriodSeconds")
+    if isinstance(grace, int) and grace <= 0:
+        yield (
+            [*where, "terminationGracePeriodSeconds"],
+            "InvalidSpec",
+            f"{name}.terminationGracePeriodSeconds must be more than 0",
+        )
+    if name in ("livenessProbe", "startupProbe") and probe.get("successThreshold") not in (None, 1):
+        yield [*where, "successThreshold"], "InvalidSpec", f"{name}.successThreshold must be 1"
+    for handler in ("httpGet", "tcpSocket", "grpc"):
+        block = probe.get(handler)
+        if isinstance(block, dict) and "port" in block:
+            problem = _port_problem(block["port"])
+            if handler == "grpc" and isinstance(block["port"], str):
+                problem = "must be a port number"
+            if problem:
+                yield [*where, handler, "port"], "InvalidSpec", f"{name}.{handler}.port {problem}"
+
+
+# IsDNS1123SubdomainWithUnderscore, and a search domain may end with a dot.
+_SEARCH_PART = r"[a-z0-9_]([-a-z0-9_]*[a-z0-9])?"
+_SEARCH_DOMAIN = re.compile(rf"{_SEARCH_PART}(\.{_SEARCH_PART})*\.?")
+_WINDOWS_USER_FORBIDDEN = set('"/\\:;|=,+*?<>@[]')
+
+
+def _windows_problems(name: str | None, where: list[Part]) -> Iterator[Problem]:
+    """validateWindowsSecurityContextOptions' rules for runAsUserName (DOMAIN\\user)."""
+    if name is None:
+        return
+    domain, slash, user = name.rpartition("\\")
+    if name == "":
+        problem = "must not be empty"
+    elif len(name) > 256 or len(user) > 104:
+        problem = "must be at most 256 characters, with a user name of at most 104"
+    elif "\\" in domain:
+        problem = "may contain one backslash, between domain and user"
+    elif not user or _WINDOWS_USER_FORBIDDEN & set(user):
+        problem = 'needs a user name without any of "/\\:;|=,+*?<>@[]'
+    elif slash and not domain:
+        problem = "needs a domain before the backslash"
+    else:
+        return
+    yield where, "InvalidSpec", f"windowsOptions.runAsUserName {problem}"
+
+
 def pod_block_problems(spec: PodPatternSpec) -> Iterator[Problem]:
     pod = spec.pod
+    for key, value in (pod.node_selector or {}).items():
+        problem = qualified_name_problem(key) or label_value_problem(value)
+        if problem:
+            yield ["spec", "pod", "nodeSelector", key], "InvalidLabel", f"nodeSelector {problem}"
+    for index, alias in enumerate(pod.host_aliases or []):
+        if not _is_ip(alias.ip):
+            yield (
+                ["spec", "pod", "hostAliases", index, "ip"],
+                "InvalidSpec",
+                f"hostAliases ip {alias.ip!r} must be an IP address, such as 10.9.8.7",
+            )
+    searches = pod.dns_config.searches if pod.dns_config else None
+    for index, search in enumerate(searches or []):
+        if len(search) > 253 or not _SEARCH_DOMAIN.fullmatch(search):
+            yield (
+                ["spec", "pod", "dnsConfig", "searches", index],
+                "InvalidSpec",
+                f"search domain {search!r} must be lowercase letters, digits, '-', '_' and "
+                "'.', each part ending with a letter or digit, such as svc.cluster.local",
+            )
+    if pod.security_context and pod.security_context.windows_options:
+        yield from _windows_problems(
+            pod.security_context.windows_options.run_as_user_name,
+            ["spec", "pod", "securityContext", "windowsOptions", "runAsUserName"],
+        )
+    if spec.service is not None:
+        for key in spec.service.annotations or {}:
+            problem = qualified_name_problem(key)
+            if problem:
+                yield (
+                    ["spec", "service", "annotations", key],
+                    "InvalidLabel",
+                    f"the annotation key {key!r} is invalid: {problem}",
+                )
+    servers = pod.dns_config.nameservers if pod.dns_config else None
+    for index, server in enumerate(servers or []):
+        if not _is_ip(server):
+            yield (
+                ["spec", "pod", "dnsConfig", "nameservers", index],
+                "InvalidSpec",
+                f"nameserver {server!r} must be an IP address, such as 10.96.0.10",
+            )
     if pod.affinity is not None:
         yield from free_form_problems(pod.affinity, "V1Affinity", ["spec", "pod", "affinity"])
     for index, constraint in enumerate(pod.topology_spread_constraints or []):
@@ -517,6 +633,12 @@ def container_problems(
     """The field-level problems of one container entry (of a PodPattern or a profile)."""
     yield from resource_problems(entry, parts)
     yield from mount_problems(entry, parts, privileged)
+    context = entry.security_context
+    if context is not None and context.windows_options is not None:
+        yield from _windows_problems(
+            context.windows_options.run_as_user_name,
+            [*parts, "securityContext", "windowsOptions", "runAsUserName"],
+        )
     yield from container_block_problems(entry, parts)
 
 

@@ -361,6 +361,8 @@ def _problem(
     kind = detail["type"]
     ctx = detail.get("ctx") or {}
     field = str(parts[-1]) if parts else "it"
+    if len(parts) >= 2 and isinstance(parts[-1], int):
+        field = f"{parts[-2]}[{parts[-1]}]"
     given = detail.get("input")
     if kind == "missing":
         return "MissingField", f"{field} is required: add it"
@@ -474,7 +476,6 @@ def check(
     _check_presets(spec, errors)
     _check_profiles(spec, profiles, errors)
     _check_pod_metadata(spec, errors)
-    _check_selector_and_service_keys(spec, errors)
     _check_service(spec, profiles, errors)
     _check_workload(spec, errors)
     check_fields(spec, profiles, errors)
@@ -954,22 +955,6 @@ def _check_pod_metadata(spec: PodPatternSpec, errors: _Collector) -> None:
                     f"the value {value!r} of label {key} must be at most 63 letters, digits, "
                     "'-', '_' or '.', starting and ending with a letter or digit",
                 )
-
-
-def _check_selector_and_service_keys(spec: PodPatternSpec, errors: _Collector) -> None:
-    # The API server checks these keys (and node selector values) as it checks labels.
-    service = spec.service.annotations if spec.service is not None else None
-    for parts, entries, values in (
-        (["spec", "pod", "nodeSelector"], spec.pod.node_selector, True),
-        (["spec", "service", "annotations"], service, False),
-    ):
-        for key, value in (entries or {}).items():
-            problem = qualified_name_problem(key)
-            if problem is None and values:
-                problem = label_value_problem(value)
-                problem = f"the value {problem}" if problem else None
-            if problem:
-                errors.add([*parts, key], "InvalidLabel", f"{parts[-1]} {key!r}: {problem}")
 
 
 def _check_service(

@@ -228,7 +228,9 @@ class SELinuxOptions(SpecModel):
 class WindowsOptions(SpecModel):
     """A core/v1 WindowsSecurityContextOptions."""
 
-    gmsa_credential_spec_name: str | None = Field(default=None, description="GMSA spec name.")
+    gmsa_credential_spec_name: str | None = Field(
+        default=None, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="GMSA spec name."
+    )
     gmsa_credential_spec: str | None = Field(default=None, description="GMSA spec, inlined.")
     run_as_user_name: str | None = Field(default=None, description="Windows user name.")
     host_process: bool | None = Field(default=None, description="Not allowed.")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from podpatterns.api.v1alpha1.base import (
@@ -41,9 +41,6 @@ SidecarMode = Literal["Auto", "Native", "Legacy"]
 Phase = Literal["Pending", "Progressing", "Ready", "Degraded", "Completed", "Failed", "Invalid"]
 
 KINDS_WITH_REPLICAS = ("Pod", "Deployment", "StatefulSet")
-# Kubernetes' sysctl names: dot- or slash-separated parts of lowercase letters, digits, '-'
-# and '_' (IsValidSysctlName).
-SYSCTL_PATTERN = r"^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$"
 JOB_KINDS = ("Job", "CronJob")
 KINDS_WITH_SURGE = ("Pod", "Deployment")
 
@@ -225,6 +222,12 @@ class Toleration(SpecModel):
     )
 
 
+# Kubernetes' sysctl names: dot- or slash-separated segments of lowercase letters, digits,
+# '-' and '_'.
+SYSCTL_PATTERN = r"^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$"
+HostName = Annotated[str, StringConstraints(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)]
+
+
 class LocalObjectReference(SpecModel):
     """An object in the PodPattern's namespace, by name."""
 
@@ -237,7 +240,7 @@ class HostAlias(SpecModel):
     """An entry of the Pods' /etc/hosts."""
 
     ip: str = Field(min_length=1, description="IP address of the entry.")
-    hostnames: list[str] | None = Field(
+    hostnames: list[HostName] | None = Field(
         default=None, description="Host names for the address.", json_schema_extra=list_atomic()
     )
 
@@ -267,10 +270,7 @@ class Sysctl(SpecModel):
     """A namespaced kernel parameter to set for the Pod."""
 
     name: str = Field(
-        min_length=1,
-        max_length=253,
-        pattern=SYSCTL_PATTERN,
-        description="Name of the parameter, such as net.ipv4.ip_local_port_range.",
+        max_length=253, pattern=SYSCTL_PATTERN, description="Name of the parameter."
     )
     value: str = Field(description="Value of the parameter.")
 

@@ -142,6 +142,8 @@ class ClaimSpec(SpecModel):
     )
     storage_class_name: str | None = Field(
         default=None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
         description="StorageClass to provision from; the cluster default when not set.",
     )
     resources: ClaimResources = Field(description="Storage to request.")
