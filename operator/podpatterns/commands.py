@@ -347,11 +347,18 @@ def _validate_document(
         )
     except RenderError as error:
         return [*errors, error.error], notes
+    except (ValueError, KeyError, TypeError) as error:
+        return [*errors, _render_failed(error)], notes
     if not errors:
         # Worth knowing, but valid: they do not fail the file.
         notes.extend(warnings(pattern))
         notes.extend(_shared_port_names(pattern, rendered.template.spec))
     return errors, notes
+
+
+def _render_failed(error: Exception) -> FieldError:
+    # What the operator reports as RenderFailed: a gap in the checks, not in the file alone.
+    return FieldError("spec", "RenderFailed", f"the Pod template cannot be rendered: {error}")
 
 
 def _shared_port_names(pattern: PodPattern, pod_spec: dict[str, Any]) -> list[FieldError]:
@@ -448,6 +455,8 @@ def _render_document(
         rendered = render_pattern(pattern, profiles=profiles, server_version=version)
     except RenderError as error:
         return [error.error]
+    except (ValueError, KeyError, TypeError) as error:
+        return [_render_failed(error)]
     replicas = pattern.spec.workload.replicas
     if not template_only and pattern.spec.workload.kind == "Pod" and replicas > MAX_RENDERED_PODS:
         print(

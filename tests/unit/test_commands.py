@@ -381,3 +381,13 @@ def test_each_problem_is_one_line_even_with_a_line_break_in_a_name(
     assert lines
     assert all(line.startswith(f"{path}: spec.") for line in lines), lines
     assert any("\\n" in line for line in lines), lines
+
+
+def test_a_service_in_front_of_a_missing_profile_is_left_to_the_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The profile may be a proxy, whose port the Service would target.
+    fronted = body(sidecars=[{"name": "edge", "profile": "corp-proxy"}], service={})
+    path = write(tmp_path / "svc.yaml", fronted)
+    assert run("validate", "-f", path) == 0
+    assert "Traceback" not in capsys.readouterr().out

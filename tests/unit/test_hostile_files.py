@@ -202,3 +202,14 @@ def test_the_help_examples_name_files_that_exist() -> None:
     for name in sorted(named):
         run = cli("validate", "-f", name)
         assert run.code == 0, run.text
+
+
+def test_diff_reads_directories_and_lists_like_the_others(tmp_path: Path) -> None:
+    listing = {"apiVersion": "v1", "kind": "List", "items": [yaml.safe_load(PATTERN)]}
+    (tmp_path / "list.yaml").write_text(yaml.safe_dump(listing))
+    # Read, found a PodPattern, and only then failed to reach a cluster (there is none).
+    run = cli("diff", "-f", str(tmp_path))
+    assert run.code == 2 and "cannot reach the cluster" in run.text, run.text
+    (tmp_path / "list.yaml").write_text(yaml.safe_dump({**listing, "items": []}))
+    run = cli("diff", "-f", str(tmp_path))
+    assert run.code == 2 and "holds no PodPattern" in run.text, run.text

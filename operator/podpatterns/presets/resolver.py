@@ -210,7 +210,10 @@ def render_pattern(
             profiles, server_version=server_version, stand_in_missing=stand_in_missing
         ),
     )
-    return RenderedPattern(template=template, service=render_service(pattern, template))
+    # A stand-in cannot say which port the profile's sidecar serves, so the Service waits
+    # for the real profile.
+    service = None if stand_in_missing else render_service(pattern, template)
+    return RenderedPattern(template=template, service=service)
 
 
 def referenced_profiles(pattern: PodPattern) -> list[str]:
