@@ -35,6 +35,7 @@ from podpatterns.api.fields import (
     qualified_name_problem,
 )
 from podpatterns.api.preset_text import config_value_problem, folder_problem
+from podpatterns.api.scheduling import scheduling_problems
 from podpatterns.api.v1alpha1 import (
     API_VERSION,
     RESERVED_PREFIX,
@@ -1021,6 +1022,8 @@ def check_fields(
         return bool(context and context.privileged)
 
     for parts, reason, message in field_problems(spec, privileged):
+        errors.add(parts, reason, message)
+    for parts, reason, message in scheduling_problems(spec.pod):
         errors.add(parts, reason, message)
 
 
