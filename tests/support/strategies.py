@@ -1562,6 +1562,111 @@ def profile_grant_abuse(draw: Draw, example: Example) -> str:
     return f"privilege {choice}"
 
 
+@mutation
+def scheduling(draw: Draw, example: Example) -> str:
+    """Affinity and topology spread values, which only the Pod's validation checks."""
+    pod = example.pattern["spec"].setdefault("pod", {})
+    requirement = draw(
+        st.sampled_from(
+            (
+                {"key": "zone", "operator": "Gt", "values": ["5"]},
+                {"key": "zone", "operator": "Gt", "values": ["a"]},
+                {"key": "zone", "operator": "Exists"},
+                {"key": "zone", "operator": "Exists", "values": ["a"]},
+                {"key": "zone", "operator": "In", "values": []},
+                {"key": "Zone\n", "operator": "In", "values": ["a"]},
+                {"key": "zone", "operator": "in", "values": ["a"]},
+            )
+        )
+    )
+    choice = draw(st.sampled_from(("node", "pod", "anti", "spread")))
+    if choice == "node":
+        weight = draw(st.sampled_from((1, 100, 0, 101)))
+        pod["affinity"] = {
+            "nodeAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": weight, "preference": {"matchExpressions": [requirement]}}
+                ]
+            }
+        }
+        return f"node affinity weight {weight} {requirement!r}"
+    if choice in ("pod", "anti"):
+        labels = {k: v for k, v in requirement.items() if k != "operator" or v != "Gt"}
+        term = {
+            "topologyKey": draw(st.sampled_from(("kubernetes.io/hostname", "", "a b"))),
+            "labelSelector": {"matchExpressions": [labels]},
+        }
+        kind = "podAffinity" if choice == "pod" else "podAntiAffinity"
+        pod["affinity"] = {kind: {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+        return f"{kind} {term!r}"
+    constraint = {
+        "maxSkew": draw(st.sampled_from((1, 2, 0))),
+        "topologyKey": draw(st.sampled_from(("kubernetes.io/hostname", "zone", ""))),
+        "whenUnsatisfiable": draw(st.sampled_from(("DoNotSchedule", "ScheduleAnyway", "Never"))),
+    }
+    if draw(st.booleans()):
+        constraint["minDomains"] = draw(st.sampled_from((1, 2, 0)))
+    if draw(st.booleans()):
+        constraint["nodeTaintsPolicy"] = draw(st.sampled_from(("Honor", "Ignore", "honor")))
+    count = draw(st.sampled_from((1, 1, 2)))
+    pod["topologySpreadConstraints"] = [dict(constraint) for _ in range(count)]
+    return f"{count} x topologySpreadConstraint {constraint!r}"
+
+
+@mutation
+def probe_values(draw: Draw, example: Example) -> str:
+    entry = draw(
+        st.sampled_from(
+            _containers(example)[:1]
+            + [c for c in _containers(example) if "image" in c and "preset" not in c]
+        )
+    )
+    kind = draw(st.sampled_from(("readinessProbe", "livenessProbe", "startupProbe", "lifecycle")))
+    if kind == "lifecycle":
+        value: Doc = {
+            "preStop": draw(
+                st.sampled_from(
+                    (
+                        {"sleep": {"seconds": 5}},
+                        {"sleep": {"seconds": -1}},
+                        {"sleep": {"seconds": 100}},
+                        {"httpGet": {"port": 0}},
+                        {"exec": {"command": []}},
+                    )
+                )
+            )
+        }
+    else:
+        value = dict(
+            draw(
+                st.sampled_from(
+                    (
+                        {"httpGet": {"port": 0}},
+                        {"httpGet": {"port": "a--b"}},
+                        {"httpGet": {"port": "http"}},
+                        {"tcpSocket": {"port": 65536}},
+                        {"grpc": {"port": 9000}},
+                        {"exec": {"command": ["true"]}, "periodSeconds": 0},
+                        {"exec": {"command": ["true"]}, "successThreshold": 2},
+                        {"exec": {"command": ["true"]}, "tcpSocket": {"port": 80}},
+                        {"exec": {"command": ["true"]}, "terminationGracePeriodSeconds": 0},
+                        {},
+                    )
+                )
+            )
+        )
+    entry[kind] = value
+    return f"{kind}={value!r}"
+
+
+@mutation
+def profile_missing(draw: Draw, example: Example) -> str:
+    example.pattern["spec"].setdefault("sidecars", []).append(
+        {"name": "absent", "profile": "diff-not-in-the-file"}
+    )
+    return "a profile the file does not define"
+
+
 # Mutations that do not depend on the base: they reach every field kind the models have.
 
 
