@@ -209,6 +209,7 @@ def offline(example: Example, folder: Path) -> Offline:
 class Rendered:
     objects: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None  # a RenderError: what validate reports for it
+    unknown: str | None = None  # why the objects cannot be known offline
 
 
 def render(example: Example, version: tuple[int, int]) -> Rendered | None:
@@ -233,8 +234,9 @@ def render(example: Example, version: tuple[int, int]) -> Rendered | None:
         if parsed.metadata.name:
             profiles[parsed.metadata.name] = parsed
     if not example.profiles and referenced_profiles(pattern):
-        # `validate` takes the profiles of a file without any to live in the cluster.
-        return None
+        # `validate` takes the profiles of a file without any to live in the cluster, so
+        # what they would render to is not known here.
+        return Rendered(unknown="the profiles it names live in the cluster")
     try:
         result = render_pattern(pattern, profiles=profiles, server_version=version)
         objects = result.objects()
@@ -275,7 +277,7 @@ class Outcome:
         for key, answers in self.answers.items():
             lines += [f"  [{key}] {answer}" for answer in answers]
         for version, rendered in self.rendered.items():
-            if rendered is not None and rendered.error:
+            if rendered is not None and (rendered.error or rendered.unknown):
                 lines.append(f"  [{version}] not rendered: {rendered.error}")
         return "\n".join(lines)
 
@@ -337,7 +339,7 @@ def _compare(outcome: Outcome) -> None:
             if verdict.errors and None not in rules:
                 outcome.classes.append("project-rule:" + ",".join(sorted(map(str, rules))))
                 continue
-            if rendered is not None and rendered.error:
+            if rendered is not None and (rendered.error or rendered.unknown):
                 # The renderer refuses (a rule of the project's, such as two containers on
                 # one port): there are no objects to ask the API server about, so the
                 # offline refusal cannot be compared.

@@ -24,3 +24,46 @@ def errors(**main: Any) -> dict[str, str]:
 def test_proc_mount_unmasked_needs_a_user_namespace(mount: str, refused: bool) -> None:
     found = errors(securityContext={"procMount": mount})
     assert ("spec.main.securityContext.procMount" in found) is refused, found
+
+
+@pytest.mark.parametrize(
+    ("value_from", "field"),
+    [
+        ({"fieldRef": {"fieldPath": "metadata.name"}}, None),
+        ({"fieldRef": {"fieldPath": "metadata.labels['app']"}}, None),
+        ({"resourceFieldRef": {"resource": "limits.memory"}}, None),
+        ({"secretKeyRef": {"name": "db", "key": "password"}}, None),
+        ({"fieldRef": {"fieldPath": "metadata.name\n"}}, "fieldRef.fieldPath"),
+        ({"resourceFieldRef": {"resource": "limits.gpu"}}, "resourceFieldRef.resource"),
+        ({"configMapKeyRef": {"name": "", "key": "k"}}, "configMapKeyRef.name"),
+        ({"configMapKeyRef": {"name": "cfg", "key": "a b"}}, "configMapKeyRef.key"),
+        ({}, ""),
+    ],
+)
+def test_env_value_from(value_from: dict[str, Any], field: str | None) -> None:
+    found = errors(env=[{"name": "X", "valueFrom": value_from}])
+    where = "spec.main.env[0].valueFrom" + (f".{field}" if field else "")
+    if field is None:
+        assert found == {}
+    else:
+        assert where in found, found
+
+
+@pytest.mark.parametrize(("seconds", "grace", "refused"),
+                         [(5, None, False), (29, None, False), (30, None, True), (-1, None, True),
+                          (5, 5, True), (4, 5, False)])
+def test_a_sleep_hook_is_shorter_than_the_grace_period(
+    seconds: int, grace: int | None, refused: bool
+) -> None:
+    body = {
+        "apiVersion": "podpatterns.dev/v1alpha1",
+        "kind": "PodPattern",
+        "metadata": {"name": "web"},
+        "spec": {
+            "main": {"image": "nginx:1.27.2",
+                     "lifecycle": {"preStop": {"sleep": {"seconds": seconds}}}},
+            "pod": {} if grace is None else {"terminationGracePeriodSeconds": grace},
+        },
+    }
+    found = {error.path for error in check(parse(body))}
+    assert ("spec.main.lifecycle.preStop.sleep.seconds" in found) is refused, found

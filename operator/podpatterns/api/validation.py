@@ -34,6 +34,7 @@ from podpatterns.api.fields import (
     label_value_problem,
     qualified_name_problem,
 )
+from podpatterns.api.pod_rules import pod_rule_problems
 from podpatterns.api.preset_text import config_value_problem, folder_problem
 from podpatterns.api.scheduling import scheduling_problems
 from podpatterns.api.v1alpha1 import (
@@ -224,7 +225,9 @@ def _metadata_problems(kind: str, metadata: dict[str, Any]) -> list[FieldError]:
     for field in ("labels", "annotations"):
         entries = metadata.get(field)
         for key, value in entries.items() if isinstance(entries, dict) else ():
-            problem = qualified_name_problem(str(key))
+            # The API server checks annotation keys lowercased (ValidateAnnotations).
+            checked = str(key) if field == "labels" else str(key).lower()
+            problem = qualified_name_problem(checked)
             if problem is None and field == "labels" and isinstance(value, str):
                 problem = label_value_problem(value)
                 problem = f"the value {problem}" if problem else None
@@ -946,7 +949,8 @@ def _check_pod_metadata(spec: PodPatternSpec, errors: _Collector) -> None:
                     "another key",
                 )
                 continue
-            problem = _key_problem(key)
+            # The API server checks annotation keys lowercased (ValidateAnnotations).
+            problem = _key_problem(key if field == "labels" else key.lower())
             if problem:
                 errors.add(where, "InvalidLabel", f"the key {key!r} is invalid: {problem}")
             elif field == "labels" and (len(value) > 63 or not _LABEL_VALUE.fullmatch(value)):
@@ -1024,6 +1028,8 @@ def check_fields(
     for parts, reason, message in field_problems(spec, privileged):
         errors.add(parts, reason, message)
     for parts, reason, message in scheduling_problems(spec.pod):
+        errors.add(parts, reason, message)
+    for parts, reason, message in pod_rule_problems(spec):
         errors.add(parts, reason, message)
 
 
