@@ -67,3 +67,16 @@ def test_a_sleep_hook_is_shorter_than_the_grace_period(
     }
     found = {error.path for error in check(parse(body))}
     assert ("spec.main.lifecycle.preStop.sleep.seconds" in found) is refused, found
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "path"),
+    [
+        ("lifecycle", {"preStop": {"exec": {"command": []}}}, "lifecycle.preStop.exec.command"),
+        ("readinessProbe", {"exec": {}}, "readinessProbe.exec.command"),
+    ],
+)
+def test_an_exec_handler_needs_a_command(field: str, value: dict[str, Any], path: str) -> None:
+    assert f"spec.main.{path}" in errors(**{field: value})
+    assert errors(**{field: {"preStop": {"exec": {"command": ["true"]}}}
+                     if field == "lifecycle" else {"exec": {"command": ["true"]}}}) == {}

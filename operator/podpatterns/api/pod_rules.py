@@ -58,6 +58,10 @@ def pod_rule_problems(spec: PodPatternSpec) -> Iterator[Problem]:
         if isinstance(entry.lifecycle, dict):
             limit = DEFAULT_GRACE if grace is None else grace
             yield from _sleeps(entry.lifecycle, [*parts, "lifecycle"], limit)
+            for hook in ("postStart", "preStop"):
+                yield from _exec(entry.lifecycle.get(hook), [*parts, "lifecycle", hook])
+        for name in ("livenessProbe", "readinessProbe", "startupProbe"):
+            yield from _exec(getattr(entry, name.replace("P", "_p")), [*parts, name])
 
 
 def _invalid(parts: list[Part], message: str) -> Problem:
@@ -78,6 +82,12 @@ def _sleeps(lifecycle: dict[str, Any], parts: list[Part], grace: int) -> Iterato
             f"sleep.seconds must be from 0 to less than the Pod's terminationGracePeriodSeconds "
             f"({grace}), not {seconds!r}",
         )
+
+
+def _exec(handler: Any, parts: list[Part]) -> Iterator[Problem]:
+    action = handler.get("exec") if isinstance(handler, dict) else None
+    if isinstance(action, dict) and not action.get("command"):
+        yield _invalid([*parts, "exec", "command"], "exec needs a command to run")
 
 
 def _value_from(source: dict[str, Any], parts: list[Part]) -> Iterator[Problem]:
