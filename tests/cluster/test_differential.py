@@ -442,7 +442,8 @@ def test_validate_agrees_with_the_api_server(api: ApiServer, tmp_path: Path) -> 
                 + "\n"
             )
             return
-        assert not outcome.problems, outcome.report()
+        # The file itself, as a user would write it, after Hypothesis' minimizing.
+        assert not outcome.problems, f"{outcome.report()}\n\nthe file:\n{example.to_yaml()}"
 
     try:
         agrees()

@@ -250,17 +250,17 @@ def container(draw: Draw, name: str, ports: list[int], gpu: bool = False) -> Doc
         entry["env"] = draw(env_list())
     if draw(st.booleans()) or gpu:
         entry["resources"] = draw(resources(gpu=gpu))
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 3)) == 3:
         entry["readinessProbe"] = draw(probe(ports[0] if ports else None))
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 4)) == 4:
         entry["lifecycle"] = {"preStop": {"exec": {"command": ["sh", "-c", "sleep 1"]}}}
-    if draw(st.integers(0, 2)) == 0:
+    if draw(st.integers(0, 2)) == 2:
         entry["securityContext"] = draw(security_context())
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 3)) == 3:
         entry["imagePullPolicy"] = draw(st.sampled_from(PULL_POLICIES))
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 4)) == 4:
         entry["workingDir"] = draw(st.sampled_from(("/srv", "/work/dir")))
-    if draw(st.integers(0, 5)) == 0:
+    if draw(st.integers(0, 5)) == 5:
         entry["envFrom"] = [{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}]
     return entry
 
@@ -403,13 +403,13 @@ def pod_settings(draw: Draw, gpu: bool) -> Doc:
         pod["labels"] = {"team": "shop", "example.com/tier": draw(st.sampled_from(("web", "")))}
     if draw(st.booleans()):
         pod["annotations"] = {"example.com/note": "any text: at all\n"}
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 3)) == 3:
         pod["serviceAccountName"] = draw(st.sampled_from(("default", "runner")))
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 3)) == 3:
         pod["nodeSelector"] = {"kubernetes.io/os": "linux"}
-    if draw(st.integers(0, 3)) == 0 or gpu:
+    if draw(st.integers(0, 3)) == 3 or gpu:
         pod["tolerations"] = draw(st.lists(toleration(), min_size=1, max_size=2))
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 4)) == 4:
         pod["affinity"] = {
             "nodeAffinity": {
                 "preferredDuringSchedulingIgnoredDuringExecution": [
@@ -422,7 +422,7 @@ def pod_settings(draw: Draw, gpu: bool) -> Doc:
                 ]
             }
         }
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 4)) == 4:
         pod["topologySpreadConstraints"] = [
             {
                 "maxSkew": 1,
@@ -431,7 +431,7 @@ def pod_settings(draw: Draw, gpu: bool) -> Doc:
                 "labelSelector": {"matchLabels": {"team": "shop"}},
             }
         ]
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 3)) == 3:
         context: Doc = {"runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 2000}
         if draw(st.booleans()):
             context["fsGroupChangePolicy"] = draw(st.sampled_from(FS_GROUP_POLICIES))
@@ -440,15 +440,15 @@ def pod_settings(draw: Draw, gpu: bool) -> Doc:
         if draw(st.booleans()):
             context["supplementalGroups"] = [3000]
         pod["securityContext"] = context
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 3)) == 3:
         pod["terminationGracePeriodSeconds"] = draw(st.sampled_from((0, 30, 120)))
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 4)) == 4:
         pod["imagePullSecrets"] = [{"name": "registry-creds"}]
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 4)) == 4:
         pod["shareProcessNamespace"] = draw(st.booleans())
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 4)) == 4:
         pod["hostAliases"] = [{"ip": "10.0.0.1", "hostnames": ["db.local"]}]
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 3)) == 3:
         policy = draw(st.sampled_from(DNS_POLICIES))
         pod["dnsPolicy"] = policy
         if policy == "None" or draw(st.booleans()):
@@ -494,12 +494,12 @@ def base(draw: Draw) -> Example:
             max_size=3,
         )
     )
-    gpu = "gpu-monitor" in kinds_of_sidecar or draw(st.integers(0, 5)) == 0
+    gpu = "gpu-monitor" in kinds_of_sidecar or draw(st.integers(0, 5)) == 5
     main_ports = [next(free_ports) for _ in range(draw(st.integers(0, 2)))]
     if "proxy" in kinds_of_sidecar and not main_ports:
         main_ports = [next(free_ports)]
     main = draw(container(draw(st.sampled_from(("app", "main", "server"))), main_ports, gpu))
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 4)) == 4:
         del main["name"]  # defaults to main
     names = {main.get("name", "main")}
 
@@ -586,13 +586,13 @@ def base(draw: Draw) -> Example:
             inits.append(init)
 
     for entry in volumes:
-        if draw(st.integers(0, 2)) == 0:
+        if draw(st.integers(0, 2)) == 2:
             members = sorted(names - granted)
             chosen = draw(st.lists(st.sampled_from(members), min_size=1, unique=True))
             entry["containers"] = chosen
             if draw(st.booleans()):
                 entry["readOnly"] = chosen[:1]
-        elif draw(st.integers(0, 3)) == 0 and "configMap" not in entry and "secret" not in entry:
+        elif draw(st.integers(0, 3)) == 3 and "configMap" not in entry and "secret" not in entry:
             entry["readOnly"] = [main.get("name", "main")]
     # A data loader writes to its volume: it must be mounted read-write in the loader.
     for init in inits:
@@ -605,7 +605,7 @@ def base(draw: Draw) -> Example:
                     if not entry["readOnly"]:
                         entry.pop("readOnly")
 
-    if volumes and draw(st.integers(0, 3)) == 0:
+    if volumes and draw(st.integers(0, 3)) == 3:
         target = volumes[0]
         mount: Doc = {"name": target["name"], "mountPath": "/extra/sub", "subPath": "part"}
         if draw(st.booleans()):
@@ -631,7 +631,7 @@ def base(draw: Draw) -> Example:
     has_proxy = "proxy" in kinds_of_sidecar or any(
         p["spec"].get("preset") == "proxy" for p in profiles
     )
-    if (main_ports or has_proxy) and draw(st.integers(0, 2)) == 0:
+    if (main_ports or has_proxy) and draw(st.integers(0, 2)) == 2:
         service: Doc = {}
         if draw(st.booleans()):
             service["type"] = draw(st.sampled_from(SERVICE_TYPES))
@@ -816,7 +816,7 @@ def bad_port(draw: Draw, example: Example) -> str:
     port: Doc = {"containerPort": number}
     if draw(st.booleans()):
         port["name"] = draw(st.sampled_from(("8080", "a--b", "Http", "a" * 16, "-a", "h\n", "h")))
-    if draw(st.integers(0, 3)) == 0:
+    if draw(st.integers(0, 3)) == 3:
         port["protocol"] = draw(st.sampled_from(("tcp", "HTTP", "UDP")))
     entry.setdefault("ports", []).append(port)
     return f"port {port!r}"
