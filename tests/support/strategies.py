@@ -143,7 +143,7 @@ class Example:
         )
 
     def __repr__(self) -> str:
-        # What Hypothesis prints for the minimal failing example: the file itself.
+        # The file itself: what a person debugging an example wants to read.
         return f"Example(mutations={self.mutations!r}):\n{self.to_yaml()}"
 
 
