@@ -114,7 +114,7 @@ PROJECT_RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "NameLength",
-        r"must be at most (52|63) characters",
+        r"(must be at most (52|63) characters|may have at most \d+, because Kubernetes appends)",
         "the names the workload controllers derive from the PodPattern's must fit 63",
     ),
     (
