@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PODPATTERNS := $(PY) -m podpatterns
 PYTEST_ARGS ?=
 
-.PHONY: test unit chaos demo crds bench lint cluster-up cluster-down clean
+.PHONY: test unit chaos fuzz demo crds bench lint cluster-up cluster-down clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ chaos: $(VENV)/.installed
 	@if [ -z "$$PODPATTERNS_TEST_KUBECONFIG" ]; then $(PODPATTERNS) dev-cluster build; fi
 	timeout --signal=INT --kill-after=60 $(CHAOS_TIMEOUT) \
 		$(PY) -m pytest tests/chaos -v -p no:cacheprovider $(CHAOS_ARGS)
+
+## fuzz: the differential test (validate against the API server) with more examples and a
+## random seed, printed so that a failure can be repeated with FUZZ_SEED=...
+FUZZ_EXAMPLES ?= 20000
+fuzz: $(VENV)/.installed
+	@if [ -z "$$PODPATTERNS_TEST_KUBECONFIG" ]; then $(PODPATTERNS) dev-cluster build; fi
+	@seed=$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "make fuzz: $(FUZZ_EXAMPLES) examples, seed $$seed (repeat: make fuzz FUZZ_SEED=$$seed)"; \
+	PODPATTERNS_DIFFERENTIAL_EXAMPLES=$(FUZZ_EXAMPLES) PODPATTERNS_DIFFERENTIAL_RANDOM=1 \
+	$(PY) -m pytest tests/cluster/test_differential.py -s -p no:cacheprovider \
+	--hypothesis-seed=$$seed $(PYTEST_ARGS)
 
 ## demo: start the dev cluster (or use $$KUBECONFIG), run the operator, apply examples/
 demo: $(VENV)/.installed

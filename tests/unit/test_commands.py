@@ -369,6 +369,20 @@ def test_a_port_name_two_containers_use_is_a_warning(
     assert f"{path}: warning: spec.sidecars[0]: container 'edge' names a port 'proxy'" in out
 
 
+def test_each_problem_is_one_line_even_with_a_line_break_in_a_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A name `app\n` is quoted in the message; printed raw, it would start a line that
+    # names no file and no field.
+    bad = body(sidecars=[{"name": "app\n", "image": "busybox:1.37"}])
+    path = write(tmp_path / "newline.yaml", bad)
+    assert run("validate", "-f", path) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines
+    assert all(line.startswith(f"{path}: spec.") for line in lines), lines
+    assert any("\\n" in line for line in lines), lines
+
+
 def test_a_service_in_front_of_a_missing_profile_is_left_to_the_profile(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

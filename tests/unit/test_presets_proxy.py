@@ -77,6 +77,19 @@ def test_older_clusters_drain_with_a_shell_sleep() -> None:
     assert edge["lifecycle"]["preStop"] == {"exec": {"command": ["sh", "-c", "sleep 5"]}}
 
 
+@pytest.mark.parametrize(
+    ("grace", "drain"), [(None, 5), (30, 5), (6, 5), (3, 2), (1, None), (0, None)]
+)
+def test_the_drain_stays_within_the_grace_period(grace: int | None, drain: int | None) -> None:
+    # The API server refuses a preStop sleep that is not shorter than the grace period.
+    pod = {} if grace is None else {"terminationGracePeriodSeconds": grace}
+    edge = containers(render(pattern(sidecars=[proxy()], pod=pod)))["edge"]
+    if drain is None:
+        assert "lifecycle" not in edge
+    else:
+        assert edge["lifecycle"] == {"preStop": {"sleep": {"seconds": drain}}}
+
+
 def test_the_image_can_be_overridden_and_the_hook_too() -> None:
     entry = {
         **proxy(),

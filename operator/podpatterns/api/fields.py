@@ -599,7 +599,8 @@ def pod_block_problems(spec: PodPatternSpec) -> Iterator[Problem]:
         )
     if spec.service is not None:
         for key in spec.service.annotations or {}:
-            problem = qualified_name_problem(key)
+            # Annotation keys are checked lowercased, as ValidateAnnotations does.
+            problem = qualified_name_problem(key.lower())
             if problem:
                 yield (
                     ["spec", "service", "annotations", key],

@@ -34,7 +34,9 @@ from podpatterns.api.fields import (
     label_value_problem,
     qualified_name_problem,
 )
+from podpatterns.api.pod_rules import pod_rule_problems
 from podpatterns.api.preset_text import config_value_problem, folder_problem
+from podpatterns.api.scheduling import scheduling_problems
 from podpatterns.api.v1alpha1 import (
     API_VERSION,
     RESERVED_PREFIX,
@@ -58,7 +60,7 @@ from podpatterns.api.v1alpha1.container import (
     ContainerFields,
     Sidecar,
 )
-from podpatterns.api.v1alpha1.podpattern import PodPatternSpec
+from podpatterns.api.v1alpha1.podpattern import SYSCTL_PATTERN, PodPatternSpec
 from podpatterns.api.v1alpha1.presets import DNS_SUBDOMAIN_PATTERN
 
 Part = str | int
@@ -223,7 +225,9 @@ def _metadata_problems(kind: str, metadata: dict[str, Any]) -> list[FieldError]:
     for field in ("labels", "annotations"):
         entries = metadata.get(field)
         for key, value in entries.items() if isinstance(entries, dict) else ():
-            problem = qualified_name_problem(str(key))
+            # The API server checks annotation keys lowercased (ValidateAnnotations).
+            checked = str(key) if field == "labels" else str(key).lower()
+            problem = qualified_name_problem(checked)
             if problem is None and field == "labels" and isinstance(value, str):
                 problem = label_value_problem(value)
                 problem = f"the value {problem}" if problem else None
@@ -337,6 +341,7 @@ def _subject(parts: Sequence[Part], data: Any, model: type[BaseModel] | None = N
 
 
 _PATTERN_HINTS = {
+    SYSCTL_PATTERN: "must be a sysctl name such as net.ipv4.ip_local_port_range",
     DNS_LABEL_PATTERN: "must be a DNS label: lowercase letters, digits and '-', starting and "
     "ending with a letter or digit, such as log-shipper",
     DNS_1035_LABEL_PATTERN: "must be a DNS-1035 label: lowercase letters, digits and '-', "
@@ -944,7 +949,8 @@ def _check_pod_metadata(spec: PodPatternSpec, errors: _Collector) -> None:
                     "another key",
                 )
                 continue
-            problem = _key_problem(key)
+            # The API server checks annotation keys lowercased (ValidateAnnotations).
+            problem = _key_problem(key if field == "labels" else key.lower())
             if problem:
                 errors.add(where, "InvalidLabel", f"the key {key!r} is invalid: {problem}")
             elif field == "labels" and (len(value) > 63 or not _LABEL_VALUE.fullmatch(value)):
@@ -1020,6 +1026,10 @@ def check_fields(
         return bool(context and context.privileged)
 
     for parts, reason, message in field_problems(spec, privileged):
+        errors.add(parts, reason, message)
+    for parts, reason, message in scheduling_problems(spec.pod):
+        errors.add(parts, reason, message)
+    for parts, reason, message in pod_rule_problems(spec):
         errors.add(parts, reason, message)
 
 

@@ -181,10 +181,16 @@ def _add_file_arguments(parser: argparse.ArgumentParser, help_text: str) -> None
     )
 
 
+def _one_line(text: str) -> str:
+    """One problem per line, also where a message quotes a value with a line break in it
+    (a name `web\\n`): the break is shown as \\n."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _report(out: TextIO, label: str, errors: list[FieldError]) -> None:
     for error in errors:
         where = f"{error.path}: " if error.path else ""
-        print(f"{label}: {where}{error.message}", file=out)
+        print(_one_line(f"{label}: {where}{error.message}"), file=out)
 
 
 Profiles = dict[str, SidecarProfile]
@@ -304,7 +310,7 @@ def _validate(args: argparse.Namespace) -> int:
             errors, notes = _validate_document(document.body, profiles, version)
             _report(sys.stdout, document.label, errors)
             for note in notes:
-                print(f"{document.label}: warning: {note.path}: {note.message}")
+                print(_one_line(f"{document.label}: warning: {note.path}: {note.message}"))
             clean = clean and not errors
         if clean:
             print(f"{source}: valid")

@@ -48,6 +48,13 @@ def target_port(ctx: PresetContext, settings: ProxySettings) -> int:
     return ports[0].container_port
 
 
+def drain_seconds(ctx: PresetContext) -> int:
+    """The drain, within the Pod's terminationGracePeriodSeconds: the API server refuses a
+    preStop sleep that is not shorter, and the kubelet would cut it there anyway."""
+    grace = ctx.pattern.spec.pod.termination_grace_period_seconds
+    return DRAIN_SECONDS if grace is None else max(0, min(DRAIN_SECONDS, grace - 1))
+
+
 def render_proxy(ctx: PresetContext, settings: ProxySettings) -> ResolvedContainer:
     tls = settings.tls is not None
     scheme = "HTTPS" if tls else "HTTP"
@@ -69,6 +76,9 @@ def render_proxy(ctx: PresetContext, settings: ProxySettings) -> ResolvedContain
         # Kubernetes' default file mode: the files belong to root, and the proxy's user
         # reads them through the "other" bits. Only this container mounts the Secret.
         volumes.append({"name": tls_volume, "secret": {"secretName": settings.tls.secret_name}})
+    drain = drain_seconds(ctx)
+    # No hook where the Pod leaves no second for one (terminationGracePeriodSeconds 0 or 1).
+    drain_hook = {"lifecycle": {"preStop": pre_stop_sleep(drain, ctx.server_version)}}
     container: dict[str, Any] = {
         "name": ctx.name,
         "image": NGINX_IMAGE,
@@ -77,7 +87,7 @@ def render_proxy(ctx: PresetContext, settings: ProxySettings) -> ResolvedContain
             "httpGet": {"path": READY_PATH, "port": settings.port, "scheme": scheme},
             "periodSeconds": 5,
         },
-        "lifecycle": {"preStop": pre_stop_sleep(DRAIN_SECONDS, ctx.server_version)},
+        **(drain_hook if drain else {}),
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
         "securityContext": restricted_security_context(NGINX_USER),
         "volumeMounts": mounts,

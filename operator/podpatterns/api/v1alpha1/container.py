@@ -287,6 +287,18 @@ class SecurityContext(SecurityProfiles):
         default=None, description="Type of /proc mount to use."
     )
 
+    # Unmasked needs the Pod in a user namespace (hostUsers: false), which a PodPattern
+    # cannot ask for: the API server refuses such a Pod. Python only, like the Pod's rules.
+    cel_rules = (
+        Rule(
+            cel=None,
+            holds=lambda m: m.proc_mount != "Unmasked",
+            message="procMount Unmasked needs a user namespace (hostUsers: false), which a "
+            "PodPattern cannot set: remove procMount, or set it to Default",
+            field="procMount",
+        ),
+    )
+
 
 class VolumeMount(SpecModel):
     """A volume mounted by the container itself, in addition to the shared volumes that

@@ -256,7 +256,10 @@ class PodDnsConfig(SpecModel):
     """Additions to the Pods' resolver configuration."""
 
     nameservers: list[str] | None = Field(
-        default=None, description="DNS server IP addresses.", json_schema_extra=list_atomic()
+        default=None,
+        max_length=3,
+        description="DNS server IP addresses, at most 3.",
+        json_schema_extra=list_atomic(),
     )
     searches: list[str] | None = Field(
         default=None, description="DNS search domains.", json_schema_extra=list_atomic()
@@ -347,8 +350,18 @@ class PodSettings(SpecModel):
         description="core/v1 TopologySpreadConstraints; passed through unchanged.",
         json_schema_extra=list_atomic(),
     )
-    priority_class_name: str | None = Field(default=None, description="PriorityClass of the Pods.")
-    runtime_class_name: str | None = Field(default=None, description="RuntimeClass of the Pods.")
+    priority_class_name: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="PriorityClass of the Pods.",
+    )
+    runtime_class_name: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="RuntimeClass of the Pods.",
+    )
     security_context: PodSecurityContext | None = Field(
         default=None, description="Security options for every container."
     )
