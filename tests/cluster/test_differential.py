@@ -41,8 +41,9 @@ from hypothesis import HealthCheck, given, settings
 
 from podpatterns import cli
 from podpatterns.api.validation import InvalidPattern, parse, parse_profile
-from podpatterns.presets import referenced_profiles, render_pattern
+from podpatterns.presets import referenced_profiles
 from podpatterns.render import RenderError, pod_name, render_pod
+from podpatterns.render.pattern import render_pattern
 from podpatterns.render.workloads import render_workload
 from tests.support.dryrun import Answer, ApiServer, unwrap
 from tests.support.kube import Cluster
