@@ -391,3 +391,11 @@ def test_a_service_in_front_of_a_missing_profile_is_left_to_the_profile(
     path = write(tmp_path / "svc.yaml", fronted)
     assert run("validate", "-f", path) == 0
     assert "Traceback" not in capsys.readouterr().out
+
+
+def test_the_demo_finds_the_examples_of_the_checkout() -> None:
+    from podpatterns.cli.demo import _repo_examples
+
+    examples = _repo_examples()
+    assert (examples / "web-logging.yaml").is_file(), examples
+    assert (examples / "workloads").is_dir(), examples

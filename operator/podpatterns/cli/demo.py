@@ -62,7 +62,7 @@ def add_commands(commands: Any) -> None:
 
 
 def _repo_examples() -> Path:
-    return Path(__file__).resolve().parents[2] / "examples"
+    return Path(__file__).resolve().parents[3] / "examples"
 
 
 class Demo:
