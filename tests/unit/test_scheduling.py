@@ -80,3 +80,17 @@ def test_node_selector_requirements(requirement: dict[str, Any], field: str) -> 
 def test_weights_are_1_to_100(weight: Any) -> None:
     prefix = "spec.pod.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]"
     assert f"{prefix}.weight" in paths(node({**PREFERRED, "weight": weight}))
+
+
+def test_a_left_out_or_null_preference_is_an_empty_term() -> None:
+    # The API server accepts both (dry run on the dev cluster, v1.37.2).
+    for term in ({"weight": 1}, {"weight": 1, "preference": None}):
+        assert paths({"affinity": {"nodeAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [term]}}}) == set()
+
+
+def test_a_null_preferred_item_is_refused_for_its_weight() -> None:
+    where = "spec.pod.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]"
+    found = paths({"affinity": {"nodeAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [None]}}})
+    assert f"{where}.weight" in found

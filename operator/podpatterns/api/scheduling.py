@@ -58,7 +58,11 @@ def _affinity(affinity: dict[str, Any], parts: list[Part]) -> Iterator[Problem]:
         where = [*parts, "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution"]
         for index, item in enumerate(preferred if isinstance(preferred, list) else []):
             yield from _weight(item, [*where, index])
-            yield from _node_term(item.get("preference"), [*where, index, "preference"])
+            # A preference left out or null is an empty term, which Kubernetes accepts (a
+            # null item is refused, for its weight of 0).
+            preference = item.get("preference") if isinstance(item, dict) else None
+            if preference is not None:
+                yield from _node_term(preference, [*where, index, "preference"])
     for kind in ("podAffinity", "podAntiAffinity"):
         block = affinity.get(kind)
         if not isinstance(block, dict):
